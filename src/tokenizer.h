@@ -1,0 +1,83 @@
+/*
+ * tokenizer: BERT uncased WordPiece, exactly as Hugging Face BertTokenizer
+ * (spec §5, with the project policy: HF wins where llama.cpp differs).
+ *
+ * Pipeline per input: clean (drop NUL, U+FFFD, Cc/Cf controls; whitespace ->
+ * space), CJK ideographs become words of their own, whitespace split,
+ * lowercase, NFD + drop Mn marks, punctuation split (Unicode P* + ASCII
+ * symbols), WordPiece greedy longest-match-first; words over 100 code points
+ * or unmatchable -> one [UNK]. Invalid UTF-8 bytes are dropped (each bad byte
+ * becomes U+FFFD which cleaning removes). Literal "[SEP]" etc. in user text is
+ * plain text (no special-token injection).
+ *
+ * An emb_tokenizer owns a private copy of the vocabulary (O(vocab) memory) and
+ * its hash table; it is immutable after creation and safe to share between
+ * threads.
+ */
+#ifndef EMB_TOKENIZER_H
+#define EMB_TOKENIZER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "emb_error.h"
+#include "gguf.h"
+
+typedef struct emb_tokenizer emb_tokenizer;
+
+/* One token with its byte span [start, end) in the input text. The added
+ * [CLS]/[SEP] have start == end (at 0 and at the text length). */
+typedef struct emb_token {
+    int32_t id;
+    uint32_t start;
+    uint32_t end;
+} emb_token;
+
+/* A growable list of tokens, owned by whoever declared it; free with
+ * emb_token_list_free(). Zero-initialise before first use. */
+typedef struct emb_token_list {
+    emb_token *v;
+    size_t n;
+    size_t cap;
+} emb_token_list;
+
+void emb_token_list_free(emb_token_list *list);
+
+typedef struct emb_special_ids {
+    int32_t cls; /* tokenizer.ggml.bos_token_id, default 101        */
+    int32_t sep; /* tokenizer.ggml.seperator_token_id, default 102  */
+    int32_t unk; /* tokenizer.ggml.unknown_token_id, default 100    */
+    int32_t pad; /* tokenizer.ggml.padding_token_id, default 0      */
+} emb_special_ids;
+
+/* Build from a GGUF's metadata: requires tokenizer.ggml.model == "bert" and
+ * tokenizer.ggml.tokens (array of strings, phantom-space form, spec §5.1).
+ * Special ids from the file with the spec's fallbacks (ids >= vocab size are
+ * ignored). Returns a new tokenizer (caller frees with emb_tokenizer_destroy)
+ * or NULL with *err filled. The gguf_file may be closed afterwards. */
+emb_tokenizer *emb_tokenizer_create_from_gguf(const gguf_file *f, emb_error *err);
+
+/* Build from an explicit vocabulary (copied). */
+emb_tokenizer *emb_tokenizer_create(const emb_str *tokens, size_t n_tokens,
+                                    const emb_special_ids *special, emb_error *err);
+
+void emb_tokenizer_destroy(emb_tokenizer *tok);
+
+size_t emb_tokenizer_vocab_size(const emb_tokenizer *tok);
+emb_special_ids emb_tokenizer_special(const emb_tokenizer *tok);
+/* The stored piece for an id (phantom-space form); {NULL,0} if out of range. */
+emb_str emb_tokenizer_piece(const emb_tokenizer *tok, int32_t id);
+
+/* Tokenize text[0..len) and append to *out (which the caller owns). With
+ * add_special, [CLS] is appended first and [SEP] last. Any byte sequence is
+ * accepted. Returns EMB_OK, or EMB_ERR_NOMEM / EMB_ERR_RANGE (len > UINT32_MAX)
+ * with *err filled; on error *out keeps its previous tokens. */
+emb_code emb_tokenize(const emb_tokenizer *tok, const char *text, size_t len,
+                      bool add_special, emb_token_list *out, emb_error *err);
+
+/* Keep [CLS] + the first (max_tokens - 2) pieces + [SEP] of a list produced
+ * with add_special. No-op when list->n <= max_tokens. max_tokens >= 2. */
+void emb_tokens_truncate(emb_token_list *list, size_t max_tokens);
+
+#endif
