@@ -20,6 +20,12 @@ sqlite3_embed_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *pAp
 {
     SQLITE_EXTENSION_INIT2(pApi);
     int rc = ext_register_info_functions(db);
+    if (rc == SQLITE_OK)
+        rc = ext_register_gguf_vtabs(db);
+    if (rc == SQLITE_OK)
+        rc = ext_register_models_vtab(db);
+    if (rc == SQLITE_OK)
+        rc = ext_register_tokenize_functions(db);
     if (rc != SQLITE_OK) {
         if (pzErrMsg)
             *pzErrMsg = sqlite3_mprintf("embed: could not register functions: %s", sqlite3_errmsg(db));
