@@ -47,8 +47,10 @@ uint16_t emb_f32_to_f16(float f);
 
 /* Dequantize rows [row0, row0 + n_rows) of a 2-D tensor whose rows have
  * `row_len` elements and occupy `row_bytes` bytes each, into dst (n_rows x
- * row_len, row-major). Uses emb_quant_kernel(type). Returns false if the type
- * is unsupported (dst untouched). */
+ * row_len, row-major). Uses emb_quant_kernel(type). Returns false (dst
+ * untouched) if the type is unsupported, if row_len is not a whole number of
+ * blocks, if a row's blocks do not fit in row_bytes, or if the row range or
+ * output size overflows size_t. n_rows == 0 returns true and writes nothing. */
 bool emb_dequant_rows(float *dst, const void *tensor_data, uint32_t type,
                       size_t row0, size_t n_rows, size_t row_len, size_t row_bytes);
 

@@ -1,0 +1,182 @@
+/*
+ * quant_avx512: AVX-512 (F/BW/VL/DQ) dequantization kernels for the hot
+ * types (F16, Q8_0, Q5_0, Q4_K, Q5_K, Q6_K). Compiled with the AVX-512 flags
+ * (CMake, by file name) and only called after quant.c has checked CPUID and
+ * that the OS saves the ZMM/opmask state.
+ *
+ * Same contract as quant_avx2.c: bit-identical to quant_ref.c (same scalar
+ * per-block factors, exact int -> float conversions, the same rounded
+ * multiply / subtract in the same operand order, no FMA); F16C-style
+ * conversion quiets signalling NaNs. Bytes are unpacked in 128-bit registers
+ * (16 quants = one 512-bit float vector); 5th bits are applied with opmasks.
+ *
+ * Common shape: dst: (n) f32; src: (n / block_size) blocks of the type.
+ */
+#include "quant_internal.h"
+
+#if EMB_QUANT_X86
+#include <immintrin.h>
+
+static inline __m128i load16(const void *p)
+{
+    return _mm_loadu_si128((const __m128i *)p);
+}
+
+static inline __m512 i8x16_to_ps(__m128i v)
+{
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(v));
+}
+
+/* y[0..16) = d * q - m, q: 16 int32 */
+static inline void emit16_i32_dm(float *y, __m512i q, float d, float m)
+{
+    const __m512 vq = _mm512_cvtepi32_ps(q);
+    _mm512_storeu_ps(y, _mm512_sub_ps(_mm512_mul_ps(_mm512_set1_ps(d), vq), _mm512_set1_ps(m)));
+}
+
+/* dst: (n) f32; src: (n) f16 */
+void emb_dequant_f16_avx512(float *dst, const void *src, size_t n)
+{
+    const uint8_t *s = src;
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        const __m512 a = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(s + 2 * i)));
+        const __m512 b = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(s + 2 * i + 32)));
+        const __m512 c = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(s + 2 * i + 64)));
+        const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(s + 2 * i + 96)));
+        _mm512_storeu_ps(dst + i, a);
+        _mm512_storeu_ps(dst + i + 16, b);
+        _mm512_storeu_ps(dst + i + 32, c);
+        _mm512_storeu_ps(dst + i + 48, d);
+    }
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(s + 2 * i))));
+    if (i < n) {
+        /* masked lanes are neither read nor written (no fault past the end) */
+        const __mmask16 k = (__mmask16)((1u << (n - i)) - 1u);
+        const __m256i h = _mm256_maskz_loadu_epi16(k, s + 2 * i);
+        _mm512_mask_storeu_ps(dst + i, k, _mm512_cvtph_ps(h));
+    }
+}
+
+/* dst: (n) f32; src: (n / 32) block_q8_0. y = q * d */
+void emb_dequant_q8_0_avx512(float *dst, const void *src, size_t n)
+{
+    const block_q8_0 *x = src;
+    for (size_t i = 0; i < n / QK8_0; i++, dst += QK8_0) {
+        const __m512 d = _mm512_set1_ps(f16_field(x[i].d));
+        _mm512_storeu_ps(dst, _mm512_mul_ps(i8x16_to_ps(load16(x[i].qs)), d));
+        _mm512_storeu_ps(dst + 16, _mm512_mul_ps(i8x16_to_ps(load16(x[i].qs + 16)), d));
+    }
+}
+
+/* dst: (n) f32; src: (n / 32) block_q5_0. y = (q5 - 16) * d */
+void emb_dequant_q5_0_avx512(float *dst, const void *src, size_t n)
+{
+    const block_q5_0 *x = src;
+    const __m128i m4 = _mm_set1_epi8(0x0F);
+    const __m512i i16 = _mm512_set1_epi32(16);
+    for (size_t i = 0; i < n / QK5_0; i++, dst += QK5_0) {
+        const __m512 d = _mm512_set1_ps(f16_field(x[i].d));
+        const uint32_t qh = le32(x[i].qh);
+        const __m128i qs = load16(x[i].qs);
+        /* q - 16, plus 16 back where the 5th bit (bit j / j+16 of qh) is set */
+        __m512i lo = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_and_si128(qs, m4)), i16);
+        __m512i hi = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(qs, 4), m4)), i16);
+        lo = _mm512_mask_add_epi32(lo, (__mmask16)(qh & 0xFFFFu), lo, i16);
+        hi = _mm512_mask_add_epi32(hi, (__mmask16)(qh >> 16), hi, i16);
+        _mm512_storeu_ps(dst, _mm512_mul_ps(_mm512_cvtepi32_ps(lo), d));
+        _mm512_storeu_ps(dst + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(hi), d));
+    }
+}
+
+/* dst: (n) f32; src: (n / 256) block_q4_K. y = (d * sc) * q - (dmin * m) */
+void emb_dequant_q4_K_avx512(float *dst, const void *src, size_t n)
+{
+    const block_q4_K *x = src;
+    const __m128i m4 = _mm_set1_epi8(0x0F);
+    for (size_t i = 0; i < n / QK_K; i++) {
+        float dl[8], ml[8];
+        kquant_factors(dl, ml, x[i].d, x[i].dmin, x[i].scales);
+        for (int c = 0; c < 4; c++, dst += 64) {
+            const __m128i q0 = load16(x[i].qs + 32 * c);
+            const __m128i q1 = load16(x[i].qs + 32 * c + 16);
+            const float d1 = dl[2 * c], m1 = ml[2 * c], d2 = dl[2 * c + 1], m2 = ml[2 * c + 1];
+            emit16_i32_dm(dst, _mm512_cvtepu8_epi32(_mm_and_si128(q0, m4)), d1, m1);
+            emit16_i32_dm(dst + 16, _mm512_cvtepu8_epi32(_mm_and_si128(q1, m4)), d1, m1);
+            emit16_i32_dm(dst + 32, _mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(q0, 4), m4)), d2, m2);
+            emit16_i32_dm(dst + 48, _mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(q1, 4), m4)), d2, m2);
+        }
+    }
+}
+
+/* dst: (n) f32; src: (n / 256) block_q5_K. y = (d * sc) * q5 - (dmin * m) */
+void emb_dequant_q5_K_avx512(float *dst, const void *src, size_t n)
+{
+    const block_q5_K *x = src;
+    const __m128i m4 = _mm_set1_epi8(0x0F);
+    const __m512i i16 = _mm512_set1_epi32(16);
+    for (size_t i = 0; i < n / QK_K; i++) {
+        float dl[8], ml[8];
+        kquant_factors(dl, ml, x[i].d, x[i].dmin, x[i].scales);
+        const __m128i h0 = load16(x[i].qh);
+        const __m128i h1 = load16(x[i].qh + 16);
+        for (int c = 0; c < 4; c++, dst += 64) {
+            const __m128i u1 = _mm_set1_epi8((char)(1u << (2 * c)));
+            const __m128i u2 = _mm_set1_epi8((char)(2u << (2 * c)));
+            const __m128i q0 = load16(x[i].qs + 32 * c);
+            const __m128i q1 = load16(x[i].qs + 32 * c + 16);
+            __m512i v[4];
+            v[0] = _mm512_cvtepu8_epi32(_mm_and_si128(q0, m4));
+            v[1] = _mm512_cvtepu8_epi32(_mm_and_si128(q1, m4));
+            v[2] = _mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(q0, 4), m4));
+            v[3] = _mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(q1, 4), m4));
+            v[0] = _mm512_mask_add_epi32(v[0], _mm_test_epi8_mask(h0, u1), v[0], i16);
+            v[1] = _mm512_mask_add_epi32(v[1], _mm_test_epi8_mask(h1, u1), v[1], i16);
+            v[2] = _mm512_mask_add_epi32(v[2], _mm_test_epi8_mask(h0, u2), v[2], i16);
+            v[3] = _mm512_mask_add_epi32(v[3], _mm_test_epi8_mask(h1, u2), v[3], i16);
+            emit16_i32_dm(dst, v[0], dl[2 * c], ml[2 * c]);
+            emit16_i32_dm(dst + 16, v[1], dl[2 * c], ml[2 * c]);
+            emit16_i32_dm(dst + 32, v[2], dl[2 * c + 1], ml[2 * c + 1]);
+            emit16_i32_dm(dst + 48, v[3], dl[2 * c + 1], ml[2 * c + 1]);
+        }
+    }
+}
+
+/* dst: (n) f32; src: (n / 256) block_q6_K. y = (d * sc) * (q6 - 32)
+ * Output k of a super-block uses scale k / 16: one factor per 16-lane vector. */
+void emb_dequant_q6_K_avx512(float *dst, const void *src, size_t n)
+{
+    const block_q6_K *x = src;
+    const __m128i m4 = _mm_set1_epi8(0x0F);
+    const __m128i m3 = _mm_set1_epi8(0x03);
+    const __m128i b32 = _mm_set1_epi8(32);
+    for (size_t i = 0; i < n / QK_K; i++) {
+        const float d = f16_field(x[i].d);
+        float ds[16];
+        for (int k = 0; k < 16; k++)
+            ds[k] = d * (float)x[i].scales[k];
+        for (int half = 0; half < 2; half++, dst += 128) {
+            const float *f = ds + 8 * half;
+            for (int p = 0; p < 2; p++) { /* l = 16p .. 16p + 15 */
+                const __m128i l0 = load16(x[i].ql + 64 * half + 16 * p);
+                const __m128i l1 = load16(x[i].ql + 64 * half + 32 + 16 * p);
+                const __m128i h = load16(x[i].qh + 32 * half + 16 * p);
+                __m128i q[4];
+                q[0] = _mm_or_si128(_mm_and_si128(l0, m4), _mm_slli_epi16(_mm_and_si128(h, m3), 4));
+                q[1] = _mm_or_si128(_mm_and_si128(l1, m4),
+                                    _mm_slli_epi16(_mm_and_si128(_mm_srli_epi16(h, 2), m3), 4));
+                q[2] = _mm_or_si128(_mm_and_si128(_mm_srli_epi16(l0, 4), m4),
+                                    _mm_slli_epi16(_mm_and_si128(_mm_srli_epi16(h, 4), m3), 4));
+                q[3] = _mm_or_si128(_mm_and_si128(_mm_srli_epi16(l1, 4), m4),
+                                    _mm_slli_epi16(_mm_and_si128(_mm_srli_epi16(h, 6), m3), 4));
+                for (int k = 0; k < 4; k++) {
+                    const __m512 vq = i8x16_to_ps(_mm_sub_epi8(q[k], b32));
+                    _mm512_storeu_ps(dst + 32 * k + 16 * p, _mm512_mul_ps(_mm512_set1_ps(f[2 * k + p]), vq));
+                }
+            }
+        }
+    }
+}
+
+#endif
