@@ -136,24 +136,23 @@ static inline uint32_t le32(const uint8_t *p)
  * environment (FTZ/DAZ set by a host process do not touch it). */
 static inline float quant_f16_to_f32(uint16_t h)
 {
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-    uint32_t exp = (h >> 10) & 0x1Fu;
-    uint32_t man = h & 0x3FFu;
+    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t em = h & 0x7FFFu; /* exponent and mantissa */
     uint32_t bits;
-    if (exp == 0x1F) {
-        bits = sign | 0x7F800000u | (man << 13); /* inf, NaN (payload kept) */
-    } else if (exp != 0) {
-        bits = sign | ((exp + 112u) << 23) | (man << 13);
-    } else if (man == 0) {
+    if (em - 0x0400u < 0x7800u) {
+        bits = sign | ((em << 13) + (112u << 23)); /* normal: rebias 15 -> 127 */
+    } else if (em >= 0x7C00u) {
+        bits = sign | 0x7F800000u | ((em & 0x3FFu) << 13); /* inf, NaN (payload kept) */
+    } else if (em == 0) {
         bits = sign; /* +-0 */
     } else {
         /* subnormal m * 2^-24: normalise; each shift lowers the exponent */
         uint32_t e = 113;
-        while ((man & 0x400u) == 0) {
-            man <<= 1;
+        while ((em & 0x400u) == 0) {
+            em <<= 1;
             e--;
         }
-        bits = sign | (e << 23) | ((man & 0x3FFu) << 13);
+        bits = sign | (e << 23) | ((em & 0x3FFu) << 13);
     }
     float f;
     memcpy(&f, &bits, sizeof f);

@@ -28,6 +28,13 @@
 #include "ggml_types.h"
 #include "quant.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#define HAVE_MXCSR 1
+#else
+#define HAVE_MXCSR 0
+#endif
+
 /* ---- goldens ------------------------------------------------------------------ */
 
 enum { KIND_DEQUANT = 1, KIND_F32_TO_F16 = 2 };
@@ -329,6 +336,32 @@ static void test_every_level_matches_gguf_py(void **state)
     }
     print_message("[          ] goldens checked at %d level(s), best: %s\n", levels, emb_quant_simd_level());
     assert_true(levels >= 1);
+}
+
+/* A host process built with -ffast-math runs with flush-to-zero and
+ * denormals-are-zero set. Dequantized values must not change: f16 subnormal
+ * scales are converted with integer ops (scalar) or F16C (which ignores DAZ),
+ * and no product or difference of the formats is an f32 subnormal. */
+static void test_every_level_matches_gguf_py_under_ftz_daz(void **state)
+{
+    (void)state;
+#if HAVE_MXCSR
+    const unsigned saved = _mm_getcsr();
+    _mm_setcsr(saved | 0x8040u); /* FTZ (bit 15) | DAZ (bit 6) */
+    int ok = 1;
+    for (int l = 0; l < 3; l++) {
+        if (!emb_quant_force_level(LEVELS[l]))
+            continue;
+        char level[64];
+        snprintf(level, sizeof level, "%s, FTZ+DAZ", LEVELS[l]);
+        ok &= check_goldens_with(emb_quant_kernel, level);
+    }
+    _mm_setcsr(saved);
+    restore_best_level();
+    assert_true(ok);
+#else
+    skip();
+#endif
 }
 
 /* SIMD vs scalar on arbitrary bytes: n_blocks blocks at src offset `src_off`
@@ -635,6 +668,7 @@ int main(void)
         cmocka_unit_test(test_goldens_cover_every_type),
         cmocka_unit_test(test_ref_kernels_match_gguf_py),
         cmocka_unit_test(test_every_level_matches_gguf_py),
+        cmocka_unit_test(test_every_level_matches_gguf_py_under_ftz_daz),
         cmocka_unit_test(test_simd_levels_match_scalar_random),
         cmocka_unit_test(test_f16_to_f32_exhaustive),
         cmocka_unit_test(test_bf16_to_f32_exhaustive),
