@@ -17,6 +17,7 @@ emb_embed_opts emb_embed_opts_default(void)
     o.max_tokens = 0;
     o.truncate = true;
     o.batch_tokens = 0;
+    o.forward = NULL;
     return o;
 }
 
@@ -220,7 +221,7 @@ emb_code emb_embed_texts(float *out, const emb_model *m, const emb_str *texts, s
         while (last < n && tokens + seqs[last].n <= budget)
             tokens += seqs[last++].n;
         if ((rc = emb_forward(pooled + first * E, m, seqs + first, last - first,
-                              (emb_pooling)pooling, NULL, err)) != EMB_OK)
+                              (emb_pooling)pooling, opts.forward, err)) != EMB_OK)
             goto end;
         first = last;
     }

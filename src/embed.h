@@ -44,6 +44,7 @@ typedef struct emb_embed_opts {
     uint32_t max_tokens; /* 0 = context_length; 2 <= max_tokens (<= context_length for bert) */
     bool truncate;       /* true: keep [CLS] + first max-2 pieces + [SEP]; false: error    */
     size_t batch_tokens; /* tokens per forward call; 0 = EMB_EMBED_BATCH_TOKENS            */
+    const emb_forward_cfg *forward; /* forward-pass tuning; NULL = defaults                */
 } emb_embed_opts;
 
 #define EMB_EMBED_BATCH_TOKENS ((size_t)512)

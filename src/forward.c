@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "blas.h"
+#include "ggml_types.h"
 #include "quant.h"
 
 #define WS_ALIGN 64
@@ -60,7 +61,7 @@ static bool add_rounded(size_t *acc, size_t bytes)
 /* An F32 tensor whose data is float-aligned is used in place. */
 static bool is_direct(const emb_weight *w)
 {
-    return w->type == 0 /* GGML_TYPE_F32 */ && ((uintptr_t)w->data % sizeof(float)) == 0;
+    return w->type == GGML_TYPE_F32 && ((uintptr_t)w->data % sizeof(float)) == 0;
 }
 
 static size_t tile_rows(const emb_weight *w, size_t tile_bytes)
@@ -200,7 +201,9 @@ emb_code emb_forward_check(const emb_model *m, const emb_seq *seqs, size_t n_seq
 /* ---- primitives ---------------------------------------------------------------- */
 
 /* A 1-D tensor (or one row `row` of a 2-D one) as floats: in place for aligned
- * F32, else dequantized into scratch (ne0 floats). */
+ * F32, else dequantized into scratch (ne0 floats). emb_dequant_rows cannot
+ * fail here: the type was checked computable and the rows whole blocks inside
+ * the file when the model was bound. */
 static const float *row_view(const emb_weight *w, size_t row, float *scratch)
 {
     const uint8_t *p = (const uint8_t *)w->data + row * w->row_bytes;
