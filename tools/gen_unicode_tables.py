@@ -312,6 +312,8 @@ def check_invariants(p, flags):
             for low in p.lower[cp]:
                 if flags[low] & (F_DROP | F_SPACE):
                     raise SystemExit("U+%04X lowercases to U+%04X, a control/space" % (cp, low))
+        if p.ccc[cp] and p.lower[cp] is not None:
+            raise SystemExit("U+%04X has a lowercase mapping and a nonzero combining class" % cp)
         if p.ccc[cp] and flags[cp] & F_PUNCT:
             raise SystemExit("U+%04X is punctuation with a nonzero combining class" % cp)
     return max_nfd, max_lower
