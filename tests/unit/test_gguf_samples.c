@@ -32,7 +32,7 @@ static char *read_text(const char *path)
 {
     FILE *fp = fopen(path, "rb");
     char *buf = NULL;
-    long n;
+    long n = 0;
 
     if (!fp)
         fail_msg("cannot open %s (did the gguf_samples_generate test run?)", path);
