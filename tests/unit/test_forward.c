@@ -42,6 +42,8 @@ static void check_close(const char *what, const float *got, const float *want, s
             worst_i = i;
         }
     }
+    if (getenv("SHOW_DIFF"))
+        print_message("%s: max |diff| %.3g rel %.3g\n", what, worst, worst / scale);
     if (worst <= tol * scale)
         return;
     char first[512] = "";

@@ -9,7 +9,7 @@
  *
  * For every model and text: the C tokenizer's ids (after truncation to the
  * context length) equal the file's, and the pipeline's vector (file pooling,
- * L2-normalized) has cosine >= 0.99999 with the reference. For two models
+ * L2-normalized) has cosine >= 1 - 1e-10 with the reference (see MIN_COSINE). For two models
  * the naive twin is checked too, so a mistake shared by both C paths cannot
  * hide. The fixture directory is required (ctest FIXTURES_REQUIRED models):
  * no fixtures is a failure, not a skip.
@@ -31,7 +31,12 @@
 #include "model.h"
 #include "tokenizer.h"
 
-#define MIN_COSINE 0.99999
+/* The contract asks for cosine >= 0.99999. The float32 engine agrees with
+ * the float64 reference to 1 - cos ~ 1e-13 on these models, and 0.99999 would
+ * not even notice a tanh GELU in place of erf (measured: 1 - cos = 9e-9), so
+ * the test holds the engine to 1 - 1e-10: a 700x margin over what is measured,
+ * still 90x below that approximation's error. */
+#define MIN_COSINE (1.0 - 1e-10)
 
 typedef struct ref_text {
     char *text;
@@ -128,9 +133,14 @@ static int cmp_str(const void *a, const void *b)
 static int check_model(const char *dir, const char *ref_name, bool with_twin)
 {
     int failures = 0;
-    char ref_path[1024], model_path[1024];
-    snprintf(ref_path, sizeof ref_path, "%s/%s", dir, ref_name);
-    snprintf(model_path, sizeof model_path, "%s/%.*s.gguf", dir, (int)(strlen(ref_name) - 8), ref_name);
+    char ref_path[2048], model_path[2048];
+    int n1 = snprintf(ref_path, sizeof ref_path, "%s/%s", dir, ref_name);
+    int n2 = snprintf(model_path, sizeof model_path, "%s/%.*s.gguf", dir,
+                      (int)(strlen(ref_name) - 8), ref_name);
+    if (n1 < 0 || n2 < 0 || (size_t)n1 >= sizeof ref_path || (size_t)n2 >= sizeof model_path) {
+        print_error("%s: path too long\n", ref_name);
+        return 1;
+    }
 
     ref_file r;
     if (!ref_read(ref_path, &r)) {
@@ -202,16 +212,16 @@ static int check_model(const char *dir, const char *ref_name, bool with_twin)
                 worst_i = i;
             }
             if (!(c >= MIN_COSINE)) {
-                print_error("%s text %u: cosine %.9f < %.5f; got [%.6f %.6f %.6f ...], want [%.6f "
+                print_error("%s text %u: cosine 1 - %.3g < 1 - %.3g; got [%.6f %.6f %.6f ...], want [%.6f "
                             "%.6f %.6f ...]\n",
-                            ref_name, i, c, MIN_COSINE, got[(size_t)i * r.dims],
+                            ref_name, i, 1.0 - c, 1.0 - MIN_COSINE, got[(size_t)i * r.dims],
                             got[(size_t)i * r.dims + 1], got[(size_t)i * r.dims + 2], r.t[i].vec[0],
                             r.t[i].vec[1], r.t[i].vec[2]);
                 failures++;
             }
         }
-        print_message("%-28s %2u texts, min cosine %.9f (text %u)\n", ref_name, r.n_texts, worst,
-                      worst_i);
+        print_message("%-28s %2u texts, min cosine 1 - %.2e (text %u)\n", ref_name, r.n_texts,
+                      1.0 - worst, worst_i);
     }
     if (with_twin) {
         for (uint32_t i = 0; i < r.n_texts; i++) {
@@ -223,7 +233,7 @@ static int check_model(const char *dir, const char *ref_name, bool with_twin)
             }
             double c = cosine(twin, r.t[i].vec, r.dims);
             if (!(c >= MIN_COSINE)) {
-                print_error("%s text %u: naive twin cosine %.9f\n", ref_name, i, c);
+                print_error("%s text %u: naive twin cosine 1 - %.3g\n", ref_name, i, 1.0 - c);
                 failures++;
             }
         }

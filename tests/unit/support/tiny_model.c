@@ -117,9 +117,10 @@ static void fill(uint8_t *out, uint32_t type, size_t n_elems, size_t n_bytes, fl
             sf = &SCALES[i];
     if (!ti || !sf)
         return; /* e.g. IQ2_XXS for the unsupported-type test: bytes only */
-    /* Matrices are scaled by `scale` relative to 0.05; vectors get the same
-     * treatment (their base is ignored for quantized types). */
-    float k = scale / 0.05f;
+    /* SCALES give a standard deviation of about 0.05; a uniform [-1, 1) * s
+     * float tensor has s / sqrt(3), so match that (vectors too; their base is
+     * ignored for quantized types). */
+    float k = scale / 0.05f * 0.577f;
     for (size_t off = 0; off + ti->type_size <= n_bytes; off += ti->type_size) {
         put_f16(out + off + sf->d_off, sf->d * k * (0.75f + 0.25f * urand(rng)));
         if (sf->m_off >= 0)
