@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "blas.h"
+#include "build_info.h"
 #include "quant.h"
 
 static void fn_embed_version(sqlite3_context *ctx, int argc, sqlite3_value **argv)
@@ -31,7 +32,7 @@ static void fn_embed_debug(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     emb_error err;
     emb_error_clear(&err);
     if (emb_blas_status_get(&st, &err) == EMB_OK) {
-        sqlite3_str_appendf(s, "blas: OpenBLAS %s\n", st.config ? st.config : "?");
+        sqlite3_str_appendf(s, "blas: %s\n", st.config ? st.config : "?");
         sqlite3_str_appendf(s, "blas library: %s\n", st.library ? st.library : "?");
         sqlite3_str_appendf(s, "blas core: %s\n", st.core_name ? st.core_name : "?");
         if (st.already_loaded)

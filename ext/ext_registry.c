@@ -16,8 +16,9 @@
 /* A loaded model with the number of holders: the registry entry (while the
  * entry is loaded) plus every embed() call in flight. */
 struct registry_lease {
-    emb_model *model; /* one model-cache reference */
+    const emb_model *model; /* one model-cache reference */
     char *name;
+    char *path;
     int holders;
 };
 
@@ -54,8 +55,12 @@ static void lease_drop_locked(registry_lease *lease)
     if (!lease)
         return;
     if (--lease->holders == 0) {
+        /* The cache keeps idle models mapped for the next use; a model no
+         * longer registered or explicitly unloaded must really go away. */
         emb_model_release(lease->model);
+        emb_model_cache_unload(lease->path, NULL);
         free(lease->name);
+        free(lease->path);
         free(lease);
     }
 }
@@ -264,10 +269,21 @@ emb_code registry_acquire(const char *name, registry_lease **lease, emb_error *e
             goto end;
         }
         l->name = dup_str(e->name);
-        l->model = l->name ? emb_model_acquire(e->path, err) : NULL;
-        if (!l->model) {
-            rc = l->name ? (err ? err->code : EMB_ERR_MODEL) : emb_error_set(err, EMB_ERR_NOMEM, "out of memory");
+        l->path = dup_str(e->path);
+        if (!l->name || !l->path) {
+            rc = emb_error_set(err, EMB_ERR_NOMEM, "out of memory");
             free(l->name);
+            free(l->path);
+            free(l);
+            goto end;
+        }
+        emb_error load_err;
+        emb_error_clear(&load_err);
+        l->model = emb_model_acquire(e->path, &load_err);
+        if (!l->model) {
+            rc = emb_error_set(err, load_err.code, "model '%s': %s", e->name, load_err.msg);
+            free(l->name);
+            free(l->path);
             free(l);
             goto end;
         }

@@ -22,6 +22,7 @@
 
 #include "emb_error.h"
 #include "model.h"
+#include "model_cache.h"
 
 /* A snapshot of one registry entry, for listings. Strings are owned by the
  * snapshot (free with registry_snapshot_free). */

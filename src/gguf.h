@@ -13,9 +13,12 @@
  * no arrays of arrays, version 2 or 3. After a successful open every pointer
  * the API hands out is inside the mapping, so callers need no re-checks.
  *
+ * Keys and tensor names must be non-empty and free of NUL bytes; tensor names
+ * are at most 256 bytes (docs/gguf-reader.md lists every rule).
+ *
  * Errors (emb_error) name the file, the byte offset, what was found and what
  * was expected, e.g.
- *   "gguf: f.gguf: offset 8: tensor count 4611686018427387904 is larger than the 120 bytes left can hold"
+ *   "gguf: f.gguf: offset 8: tensor count 4611686018427387904 needs at least 25 bytes per tensor info but only 120 bytes are left"
  *
  * Thread-safety: a gguf_file is immutable after open; any number of threads
  * may read it concurrently. Close it once, when no thread uses it.
@@ -138,7 +141,7 @@ emb_code gguf_get_str(const gguf_file *f, const char *key, emb_str *out, emb_err
 emb_code gguf_get_array(const gguf_file *f, const char *key, const gguf_kv **out, emb_error *err);
 
 /* Scalar readers for a kv already in hand (same rules as above, no key lookup). */
-emb_code gguf_kv_as_i64(const gguf_kv *kv, int64_t *out);   /* any integer or BOOL -> EMB_ERR_TYPE for others */
+emb_code gguf_kv_as_i64(const gguf_kv *kv, int64_t *out);   /* any integer type; BOOL and others -> EMB_ERR_TYPE */
 emb_code gguf_kv_as_u64(const gguf_kv *kv, uint64_t *out);  /* EMB_ERR_RANGE if negative */
 emb_code gguf_kv_as_f64(const gguf_kv *kv, double *out);    /* FLOAT32/FLOAT64 only */
 

@@ -166,7 +166,7 @@ static uint32_t byte_swap32(uint32_t v)
 
 static bool parse_header(parser *p, gguf_file *f, uint64_t *n_tensors, uint64_t *n_kv)
 {
-    int64_t tensors, kvs;
+    int64_t tensors = 0, kvs = 0;
     uint64_t left, tensor_bytes;
 
     if (p->size < GGUF_HEADER_BYTES) {

@@ -43,6 +43,7 @@ typedef struct emb_hparams {
     uint32_t n_rot;         /* nomic: rotary dims (= head dim)            */
     float eps;              /* {arch}.attention.layer_norm_epsilon        */
     float rope_freq_base;   /* nomic: default 10000 if absent             */
+    float rope_freq_scale;  /* nomic: 1, or 1/factor for linear rope scaling */
     emb_pooling pooling;    /* from the file; NONE if the key is absent   */
     int pooling_in_file;    /* 1 if {arch}.pooling_type was present       */
 } emb_hparams;

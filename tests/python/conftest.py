@@ -1,15 +1,24 @@
-"""Shared pytest fixtures: where the build, the generated fixtures and the
-read-only ../shared data are."""
+"""pytest setup for tests/python: import paths, where the build, the
+generated fixtures and the read-only ../shared data are, shared fixtures."""
 import os
-import pathlib
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
-import pytest
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
-SHARED = pathlib.Path(os.environ.get("EMBED_SHARED_DIR", REPO.parent / "shared"))
-BUILD = pathlib.Path(os.environ.get("EMBED_BUILD_DIR", REPO / "build"))
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+for p in (HERE, REPO / "tools"):
+    if str(p) not in sys.path:
+        sys.path.insert(0, str(p))
+
+import pytest  # noqa: E402
+
+SHARED = Path(os.environ.get("EMBED_SHARED_DIR", REPO.parent / "shared"))
+BUILD = Path(os.environ.get("EMBED_BUILD_DIR", REPO / "build"))
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +40,24 @@ def run_sql(extension, sql, *, json_mode=True, cwd=None, env=None):
     args += [":memory:", f".load {extension}", sql]
     p = subprocess.run(args, capture_output=True, text=True, cwd=cwd, env=env)
     return p.returncode, p.stdout, p.stderr
+
+
+@pytest.fixture(scope="session")
+def vocab_path() -> Path:
+    from gen_models import default_vocab
+    p = default_vocab()
+    if not p.is_file():
+        pytest.fail(f"vocabulary fixture {p} not found (set EMBED_SHARED_DIR)")
+    return p
+
+
+@pytest.fixture(scope="session")
+def vocab(vocab_path):
+    from gguf_vocab import load_gguf_vocab
+    return load_gguf_vocab(vocab_path)
+
+
+@pytest.fixture(scope="session")
+def tokenizer(vocab):
+    from hf_tokenize import HfWordPiece
+    return HfWordPiece(vocab)

@@ -19,7 +19,7 @@ def baselines():
     if models.is_dir():
         small = sorted(models.glob("tiny-bert-Q4_0.gguf"))
         files += small[:1]
-    samples = BUILD / "fixtures" / "gguf-samples"
+    samples = BUILD / "gguf_samples"
     if samples.is_dir():
         files += sorted(p for p in samples.glob("*.gguf") if p.stat().st_size < 4 << 20)[:3]
     return files

@@ -16,7 +16,7 @@ PREVIEW = 16  # gguf_metadata lists the first 16 elements of an array
 
 def gguf_files():
     files = [VOCAB]
-    for sub in ("gguf-samples", "models"):
+    for sub in ("gguf_samples", "fixtures/models"):
         d = BUILD / "fixtures" / sub
         if d.is_dir():
             files += sorted(d.glob("*.gguf"))

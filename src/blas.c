@@ -1,0 +1,212 @@
+#include "blas.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef EMBED_OPENBLAS_PATH
+#define EMBED_OPENBLAS_PATH ""
+#endif
+
+/* CBLAS constants and the sgemm signature, spelled out so that no cblas.h is
+ * needed (the enums are ints in every CBLAS ABI; OpenBLAS's LP64 build, the
+ * one libopenblas.so.0 names, takes int sizes). */
+enum { CBLAS_ROW_MAJOR = 101, CBLAS_NO_TRANS = 111, CBLAS_TRANS = 112 };
+typedef void (*sgemm_fn)(int order, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                         const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                         int ldc);
+typedef void (*set_threads_fn)(int n);
+typedef int (*get_threads_fn)(void);
+typedef char *(*get_str_fn)(void);
+
+static struct {
+    emb_code code;
+    char msg[EMB_ERROR_MSG_MAX];
+    const char *library;
+    char coretype[32];
+    bool coretype_set_by_us;
+    bool already_loaded;
+    void *handle;
+    sgemm_fn sgemm;
+    set_threads_fn set_threads;
+    get_threads_fn get_threads;
+    get_str_fn corename;
+    get_str_fn config;
+} g_blas;
+
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+const char *emb_blas_choose_coretype(const emb_cpu_features *f)
+{
+    if (emb_cpu_can_avx512(f))
+        return "SkylakeX";
+    if (f->os_avx && f->avx && f->avx2 && f->fma)
+        return "Haswell";
+    if (f->os_avx && f->avx)
+        return "Sandybridge";
+    return NULL;
+}
+
+/* Resolve the five symbols from `handle` (RTLD_DEFAULT allowed). */
+static bool bind_symbols(void *handle)
+{
+    /* POSIX guarantees object <-> function pointer conversion for dlsym. */
+    void *sg = dlsym(handle, "cblas_sgemm");
+    void *st = dlsym(handle, "openblas_set_num_threads");
+    void *gt = dlsym(handle, "openblas_get_num_threads");
+    void *cn = dlsym(handle, "openblas_get_corename");
+    void *cf = dlsym(handle, "openblas_get_config");
+    if (!sg || !st || !gt || !cn || !cf)
+        return false;
+    memcpy(&g_blas.sgemm, &sg, sizeof sg);
+    memcpy(&g_blas.set_threads, &st, sizeof st);
+    memcpy(&g_blas.get_threads, &gt, sizeof gt);
+    memcpy(&g_blas.corename, &cn, sizeof cn);
+    memcpy(&g_blas.config, &cf, sizeof cf);
+    return true;
+}
+
+static void remember_coretype_env(void)
+{
+    const char *v = getenv("OPENBLAS_CORETYPE");
+    snprintf(g_blas.coretype, sizeof g_blas.coretype, "%s", v ? v : "");
+}
+
+/* Runs once. Leaves g_blas.code == EMB_OK with every pointer set, or an
+ * EMB_ERR_BLAS code and message. */
+static void load_once(void)
+{
+    g_blas.code = EMB_ERR_BLAS;
+    const char *env = getenv("SQLITE_EMBED_OPENBLAS");
+    const char *candidates[4];
+    size_t n_cand = 0;
+    if (env && *env) {
+        candidates[n_cand++] = env;
+    } else {
+        if (EMBED_OPENBLAS_PATH[0])
+            candidates[n_cand++] = EMBED_OPENBLAS_PATH;
+        candidates[n_cand++] = "libopenblas.so.0";
+        candidates[n_cand++] = "libopenblas.so";
+    }
+
+    /* Already in the process? Then its constructor has run: use that copy. */
+    for (size_t i = 0; i < n_cand; i++) {
+        void *h = dlopen(candidates[i], RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+        if (h && bind_symbols(h)) {
+            g_blas.handle = h;
+            g_blas.library = candidates[i];
+            g_blas.already_loaded = true;
+            remember_coretype_env();
+            g_blas.code = EMB_OK;
+            return;
+        }
+        if (h)
+            dlclose(h);
+    }
+    if (bind_symbols(RTLD_DEFAULT)) {
+        g_blas.library = "(already loaded)";
+        g_blas.already_loaded = true;
+        remember_coretype_env();
+        g_blas.code = EMB_OK;
+        return;
+    }
+
+    /* Choose the kernels before OpenBLAS's constructor reads the variable;
+     * restore the environment afterwards so the host sees no change. */
+    const char *user = getenv("OPENBLAS_CORETYPE");
+    const char *chosen = NULL;
+    if (!user || !*user) {
+        chosen = emb_blas_choose_coretype(emb_cpu_features_get());
+        if (chosen && setenv("OPENBLAS_CORETYPE", chosen, 1) != 0)
+            chosen = NULL;
+    }
+    remember_coretype_env();
+    g_blas.coretype_set_by_us = chosen != NULL;
+
+    char why[160] = "";
+    for (size_t i = 0; i < n_cand; i++) {
+        void *h = dlopen(candidates[i], RTLD_NOW | RTLD_LOCAL);
+        if (!h) {
+            const char *e = dlerror();
+            snprintf(why, sizeof why, "%s", e ? e : candidates[i]);
+            continue;
+        }
+        if (!bind_symbols(h)) {
+            snprintf(why, sizeof why, "%s lacks cblas_sgemm/openblas_* symbols: not OpenBLAS",
+                     candidates[i]);
+            dlclose(h);
+            continue;
+        }
+        g_blas.handle = h;
+        g_blas.library = candidates[i];
+        g_blas.code = EMB_OK;
+        break;
+    }
+    if (chosen)
+        unsetenv("OPENBLAS_CORETYPE");
+    if (g_blas.code != EMB_OK)
+        snprintf(g_blas.msg, sizeof g_blas.msg,
+                 "blas: cannot load openblas (%s); install libopenblas0 or set "
+                 "SQLITE_EMBED_OPENBLAS to its path",
+                 why);
+}
+
+emb_code emb_blas_init(emb_error *err)
+{
+    pthread_once(&g_once, load_once);
+    if (g_blas.code != EMB_OK)
+        return emb_error_set(err, g_blas.code, "%s", g_blas.msg);
+    return EMB_OK;
+}
+
+emb_code emb_blas_status_get(emb_blas_status *out, emb_error *err)
+{
+    emb_code rc = emb_blas_init(err);
+    if (rc != EMB_OK)
+        return rc;
+    emb_blas_status s;
+    s.library = g_blas.library;
+    s.core_name = g_blas.corename();
+    s.config = g_blas.config();
+    s.coretype = g_blas.coretype;
+    s.coretype_set_by_us = g_blas.coretype_set_by_us;
+    s.already_loaded = g_blas.already_loaded;
+    s.n_threads = g_blas.get_threads();
+    if (!s.core_name)
+        s.core_name = "";
+    if (!s.config)
+        s.config = "";
+    *out = s;
+    return EMB_OK;
+}
+
+emb_code emb_blas_set_threads(int n, emb_error *err)
+{
+    if (n < 1)
+        return emb_error_set(err, EMB_ERR_RANGE, "blas: thread count %d, expected >= 1", n);
+    emb_code rc = emb_blas_init(err);
+    if (rc != EMB_OK)
+        return rc;
+    g_blas.set_threads(n);
+    return EMB_OK;
+}
+
+void emb_sgemm_nt(float *c, size_t ldc, const float *a, size_t lda, const float *b, size_t ldb,
+                  size_t m, size_t n, size_t k, float beta)
+{
+    if (m == 0 || n == 0)
+        return;
+    g_blas.sgemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_TRANS, (int)m, (int)n, (int)k, 1.0f, a,
+                 (int)lda, b, (int)ldb, beta, c, (int)ldc);
+}
+
+void emb_sgemm_nn(float *c, size_t ldc, const float *a, size_t lda, const float *b, size_t ldb,
+                  size_t m, size_t n, size_t k, float beta)
+{
+    if (m == 0 || n == 0)
+        return;
+    g_blas.sgemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_NO_TRANS, (int)m, (int)n, (int)k, 1.0f, a,
+                 (int)lda, b, (int)ldb, beta, c, (int)ldc);
+}

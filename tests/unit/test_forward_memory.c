@@ -1,0 +1,167 @@
+/*
+ * test_forward_memory: the heap the forward pass really uses stays within
+ * the documented formula (emb_forward_workspace_bytes), measured, not
+ * assumed.
+ *
+ * tests/cmake/forward.cmake links this executable with
+ * -Wl,--wrap=malloc,... so that every allocation made by the engine's code
+ * (static library linked in here) passes through the counters below. The
+ * counters add malloc_usable_size() of live blocks and keep the peak.
+ * OpenBLAS (dlopen()ed) allocates through libc directly and is not counted:
+ * its buffers are its own, sized by its thread count, not by our input.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "embed.h"
+#include "forward.h"
+#include "ggml_types.h"
+#include "tiny_model.h"
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t k);
+void *__real_realloc(void *p, size_t n);
+void *__real_aligned_alloc(size_t a, size_t n);
+void __real_free(void *p);
+
+static size_t g_live, g_peak;
+
+static void count_in(void *p)
+{
+    if (!p)
+        return;
+    g_live += malloc_usable_size(p);
+    if (g_live > g_peak)
+        g_peak = g_live;
+}
+
+static void count_out(void *p)
+{
+    if (p)
+        g_live -= malloc_usable_size(p);
+}
+
+void *__wrap_malloc(size_t n)
+{
+    void *p = __real_malloc(n);
+    count_in(p);
+    return p;
+}
+
+void *__wrap_calloc(size_t n, size_t k)
+{
+    void *p = __real_calloc(n, k);
+    count_in(p);
+    return p;
+}
+
+void *__wrap_aligned_alloc(size_t a, size_t n)
+{
+    void *p = __real_aligned_alloc(a, n);
+    count_in(p);
+    return p;
+}
+
+void *__wrap_realloc(void *old, size_t n)
+{
+    size_t before = old ? malloc_usable_size(old) : 0;
+    void *p = __real_realloc(old, n);
+    if (p || n == 0) {
+        g_live -= before;
+        count_in(p);
+    }
+    return p;
+}
+
+void __wrap_free(void *p)
+{
+    count_out(p);
+    __real_free(p);
+}
+
+/* One 512-token sequence through a nomic-geometry layer (768 wide, n_ff
+ * 3072, 12 heads, F16 weights: tiled dequantization is active). The number
+ * of layers does not change the workspace, so one layer keeps the test fast. */
+static void test_peak_heap_512_tokens_nomic_geometry(void **state)
+{
+    (void)state;
+    tiny_model_spec s = tiny_model_default(EMB_ARCH_NOMIC_BERT, GGML_TYPE_F16);
+    s.n_embd = 768;
+    s.n_ff = 3072;
+    s.n_head = 12;
+    s.n_layer = 1;
+    s.n_ctx = 2048;
+    uint8_t *img = NULL;
+    emb_error err;
+    emb_model *m = tiny_model_load(&s, &img, &err);
+    if (!m)
+        fail_msg("%s", err.msg);
+
+    enum { T = 512 };
+    int32_t *ids = malloc(T * sizeof *ids);
+    float *out = malloc(768 * sizeof *out);
+    assert_non_null(ids);
+    assert_non_null(out);
+    for (int i = 0; i < T; i++)
+        ids[i] = 5 + (i * 7) % 60;
+    emb_seq seq = {ids, T};
+
+    size_t formula = emb_forward_workspace_bytes(m, T, T, NULL);
+    print_message("workspace formula for 512 tokens: %zu bytes (%.2f MiB)\n", formula,
+                  formula / 1048576.0);
+    assert_true(formula <= (size_t)32 << 20);
+
+    /* warm up once (OpenBLAS loads on the first call; not our heap anyway) */
+    assert_int_equal(emb_forward(out, m, &seq, 1, EMB_POOLING_MEAN, NULL, &err), EMB_OK);
+
+    size_t base = g_live;
+    g_peak = g_live;
+    assert_int_equal(emb_forward(out, m, &seq, 1, EMB_POOLING_MEAN, NULL, &err), EMB_OK);
+    size_t extra = g_peak - base;
+    print_message("measured peak extra heap in emb_forward: %zu bytes\n", extra);
+    /* malloc_usable_size rounds each block up by < 64 bytes; one block here */
+    assert_true(extra >= formula);
+    assert_true(extra <= formula + 4096);
+    assert_int_equal(g_live, base); /* nothing leaked */
+
+    /* The pipeline adds its token lists and per-text vectors: O(tokens + E). */
+    char *text = malloc(2 * 600 + 1);
+    assert_non_null(text);
+    for (int i = 0; i < 600; i++) {
+        text[2 * i] = (char)('a' + i % 26);
+        text[2 * i + 1] = ' ';
+    }
+    text[1200] = '\0';
+    emb_str t = {text, 1200};
+    emb_embed_opts o = emb_embed_opts_default();
+    o.max_tokens = T; /* 600 words -> truncated to 512 tokens */
+    base = g_live;
+    g_peak = g_live;
+    assert_int_equal(emb_embed_texts(out, m, &t, 1, &o, &err), EMB_OK);
+    extra = g_peak - base;
+    print_message("measured peak extra heap in emb_embed_texts: %zu bytes\n", extra);
+    assert_true(extra <= formula + 64 * 1024);
+    assert_int_equal(g_live, base);
+
+    free(text);
+    free(ids);
+    free(out);
+    emb_model_destroy(m);
+    free(img);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_peak_heap_512_tokens_nomic_geometry),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
