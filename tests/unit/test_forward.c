@@ -27,7 +27,8 @@
 /* ---- helpers -------------------------------------------------------------------- */
 
 /* Fails with the largest difference and the first values beyond tol, where
- * the tolerance is tol * max(1, max |want|). */
+ * the tolerance is tol * max(1, max |want|). SHOW_DIFF=1 in the environment
+ * prints every comparison's largest difference (to see the margins). */
 static void check_close(const char *what, const float *got, const float *want, size_t n, double tol)
 {
     double scale = 1.0, worst = 0.0;
@@ -519,7 +520,10 @@ static void test_pipeline_batches(void **state)
     o.batch_tokens = 10000;
     assert_int_equal(emb_embed_texts(big, m, texts, 5, &o, &err), EMB_OK);
     check_close("pipeline batch budget", big, small, 5 * 64, 1e-5);
-    check_close("empty == NULL text", big + 64, big + 3 * 64, 64, 0);
+    /* same ids at another row of the batch: BLAS kernels may round rows at
+     * different positions differently (seen under valgrind's CPU), so close,
+     * not bitwise */
+    check_close("empty == NULL text", big + 64, big + 3 * 64, 64, 1e-6);
     for (int i = 0; i < 5; i++)
         assert_true(fabs(norm2(big + i * 64, 64) - 1.0) < 1e-6);
     /* n = 0 is a no-op that touches nothing */

@@ -220,7 +220,7 @@ static int check_model(const char *dir, const char *ref_name, bool with_twin)
                 failures++;
             }
         }
-        print_message("%-28s %2u texts, min cosine 1 - %.2e (text %u)\n", ref_name, r.n_texts,
+        print_message("%-32s %2u texts, min cosine 1 - %.2e (text %u)\n", ref_name, r.n_texts,
                       1.0 - worst, worst_i);
     }
     if (with_twin) {
