@@ -241,6 +241,11 @@ def make_cases(tokens):
     add("long-digits", "1234567890" * 10 + "1")
     add("long-marks", "a" + "\U0001d165" * 101)
     add("long-marks", "a" + "\U0001d165\U0001d16d" * 60 + " b")
+    # Runs of more than 101 surviving marks that reorder (spans of the first/last).
+    add("long-marks", "a" + "\U0001d16d\U0001d165" * 60 + " b")
+    add("long-marks", "\U0001d16d\U0001d165" * 60)
+    add("long-marks", "x " + "\U0001d16d\u0301\U0001d165\u0316\u0344" * 55 + "!")
+    add("long-marks", "\u1e69" + "\U0001d16d\u0316\U0001d165" * 51)
     add("long-whitespace", "a" + " " * 500 + "b" + "\t\n" * 200 + "c")
     # Prose from vocabulary words.
     for _ in range(500):
