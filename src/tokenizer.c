@@ -46,14 +46,13 @@
  *
  * Memory: a word longer than 100 characters is [UNK] whatever it contains, so
  * only its first 100 characters are stored. The work state is one fixed-size
- * allocation (about 4 KB) per call; the output list is the only thing that
+ * allocation (about 5 KB) per call; the output list is the only thing that
  * grows with the input.
  */
 #include "tokenizer.h"
 
 #include "unicode.h"
 
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -208,8 +207,12 @@ emb_tokenizer *emb_tokenizer_create(const emb_str *tokens, size_t n_tokens,
     emb_tokenizer *result = NULL;
     const emb_special_ids *sp = special ? special : &DEFAULT_SPECIAL;
 
-    if (n_tokens == 0 || (n_tokens > 0 && !tokens)) {
+    if (n_tokens == 0) {
         emb_error_set(err, EMB_ERR_RANGE, "tokenizer: the vocabulary is empty");
+        goto end;
+    }
+    if (!tokens) {
+        emb_error_set(err, EMB_ERR_RANGE, "tokenizer: the token array is NULL");
         goto end;
     }
     /* Ids are int32; the slot count (a power of two >= 2n) must fit size_t. */
@@ -223,12 +226,12 @@ emb_tokenizer *emb_tokenizer_create(const emb_str *tokens, size_t n_tokens,
 
     size_t arena_size = 0;
     for (size_t i = 0; i < n_tokens; i++) {
-        if (tokens[i].len > UINT32_MAX || (tokens[i].len > 0 && !tokens[i].ptr)) {
-            emb_error_set(err, EMB_ERR_RANGE, "tokenizer: token %zu: %zu bytes, at most %lu", i,
-                          tokens[i].len, (unsigned long)UINT32_MAX);
+        if (tokens[i].len > 0 && !tokens[i].ptr) {
+            emb_error_set(err, EMB_ERR_RANGE, "tokenizer: token %zu has %zu bytes at NULL", i, tokens[i].len);
             goto end;
         }
-        if (tokens[i].len > UINT32_MAX - 1 - arena_size) {
+        /* Key offsets in the hash slots are 32-bit. */
+        if (tokens[i].len >= UINT32_MAX - arena_size) {
             emb_error_set(err, EMB_ERR_RANGE, "tokenizer: the vocabulary strings exceed 4 GiB");
             goto end;
         }
@@ -711,7 +714,7 @@ emb_code emb_tokenize(const emb_tokenizer *tok, const char *text, size_t len,
     tk_state *st = NULL;
     size_t n0 = out->n;
     emb_code rc = EMB_OK;
-    /* ~4 KB of work state: heap, so that small host thread stacks are safe. */
+    /* ~5 KB of work state: heap, so that small host thread stacks are safe. */
     st = malloc(sizeof *st);
     if (!st) {
         rc = emb_error_set(err, EMB_ERR_NOMEM, "tokenizer: out of memory for the work state");

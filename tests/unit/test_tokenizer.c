@@ -686,6 +686,9 @@ static void test_create_errors(void **state)
     emb_special_ids zero = {0, 0, 0, 0};
     assert_null(emb_tokenizer_create(bad, 1, &zero, &err));
     assert_int_equal(err.code, EMB_ERR_RANGE);
+    assert_string_equal(err.msg, "tokenizer: token 0 has 3 bytes at NULL");
+    assert_null(emb_tokenizer_create(NULL, 1, &zero, &err));
+    assert_string_equal(err.msg, "tokenizer: the token array is NULL");
 
     emb_token_list l = {0};
     assert_int_equal(emb_tokenize(NULL, "x", 1, false, &l, &err), EMB_ERR_RANGE);
