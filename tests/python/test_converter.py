@@ -257,6 +257,20 @@ def test_max_pooling_is_rejected(tmp_path, vocab):
         conv.convert(d, tmp_path / "out.gguf", "f16")
 
 
+def test_vocabulary_from_tokenizer_json(tmp_path, vocab, converted):
+    """Without vocab.txt the WordPiece vocabulary of tokenizer.json is used."""
+    d = make_nomic(tmp_path / "m", vocab)
+    hf = (d / "vocab.txt").read_text(encoding="utf-8").split("\n")[:-1]
+    (d / "vocab.txt").unlink()
+    (d / "tokenizer.json").write_text(json.dumps({
+        "added_tokens": [{"id": i, "content": hf[i], "special": True} for i in (0, 100, 101, 102, 103)],
+        "model": {"type": "WordPiece", "unk_token": "[UNK]", "vocab": {t: i for i, t in enumerate(hf)}}}))
+    out = conv.convert(d, tmp_path / "out.gguf", "f32")
+    a, b = open_gguf(out), open_gguf(converted["nomic", "f32"])
+    for key in ("tokenizer.ggml.tokens", "tokenizer.ggml.token_type"):
+        assert kv(a, key) == kv(b, key), key
+
+
 def test_cli_reports_errors(tmp_path, capsys):
     assert conv.main([str(tmp_path), "--outfile", str(tmp_path / "x.gguf")]) == 1
     assert "no config.json" in capsys.readouterr().err

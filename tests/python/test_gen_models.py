@@ -157,6 +157,12 @@ def test_unknown_model_name_is_an_error(tmp_path, vocab_path, capsys):
     assert "unknown model" in capsys.readouterr().err
 
 
+def test_generated_names_match_specs(vocab):
+    specs = gen_models.tiny_specs(len(vocab.tokens)) + [gen_models.full_nomic_spec(len(vocab.tokens))]
+    assert gen_models.generated_names(True) == [s.name for s in specs]
+    assert len(specs) == 2 * 15 + 3
+
+
 def test_full_nomic_geometry(vocab):
     """nomic-full-F16: 768 wide, 12 layers, n_ff 3072, 12 heads, F16 2-D weights, ~274 MB."""
     s = gen_models.full_nomic_spec(len(vocab.tokens))
