@@ -363,7 +363,7 @@ def convert(model_dir: Path, outfile: Path, outtype: str = "f16", name: str | No
     outfile.parent.mkdir(parents=True, exist_ok=True)
     tmp = outfile.with_name(outfile.name + ".tmp")
     w = GGUFWriter(str(tmp), arch)
-    w.add_name(name or config.get("_name_or_path") or model_dir.name)
+    w.add_name(name or model_dir.resolve().name)
     w.add_context_length(n_ctx)
     w.add_embedding_length(n_embd)
     w.add_block_count(n_layer)

