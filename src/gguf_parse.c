@@ -166,7 +166,7 @@ static uint32_t byte_swap32(uint32_t v)
 
 static bool parse_header(parser *p, gguf_file *f, uint64_t *n_tensors, uint64_t *n_kv)
 {
-    int64_t tensors, kvs;
+    int64_t tensors = 0, kvs = 0;
     uint64_t left, tensor_bytes;
 
     if (p->size < GGUF_HEADER_BYTES) {
@@ -565,7 +565,7 @@ static bool parse(gguf_file *f, emb_error *err)
 {
     parser p = {f->base, f->size, 0, f->label, err, ITEM_HEADER, 0, {NULL, 0}};
     tensor_pos *pos = NULL;
-    uint64_t n_tensors, n_kv, i;
+    uint64_t n_tensors = 0, n_kv = 0, i;
     bool ok = false;
 
     if (!parse_header(&p, f, &n_tensors, &n_kv))

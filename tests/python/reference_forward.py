@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 import gguf
-from gguf import GGUFReader
+
+from gguf_vocab import open_gguf
 
 POOLING_MEAN = 1
 POOLING_CLS = 2
@@ -72,7 +73,7 @@ class GgufModel:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.reader = GGUFReader(str(path))
+        self.reader = open_gguf(path)
         self.tensors = {t.name: t for t in self.reader.tensors}
         self._cache: dict[str, np.ndarray] = {}
         arch = self._kv("general.architecture")

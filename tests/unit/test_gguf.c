@@ -744,6 +744,10 @@ CORRUPT_CASE(test_byte_size_overflow, EMB_ERR_FORMAT, "byte size of shape [21474
              gguf_patch_i32(img, gguf_builder_tensor_pos_at(b, T_EMBD)->type, GGML_TYPE_F64);
              gguf_patch_i64(img, gguf_builder_tensor_pos_at(b, T_EMBD)->ne, INT64_C(1) << 31);
              gguf_patch_i64(img, gguf_builder_tensor_pos_at(b, T_EMBD)->ne + 8, INT64_C(1) << 31))
+/* 2^62 F64 elements in one row: the element count fits, the row's 2^65 bytes do not */
+CORRUPT_CASE(test_row_bytes_overflow, EMB_ERR_FORMAT, "row of shape [4611686018427387904] as F64 overflows 64 bits", NULL,
+             gguf_patch_i32(img, gguf_builder_tensor_pos_at(b, T_NORM)->type, GGML_TYPE_F64);
+             gguf_patch_i64(img, gguf_builder_tensor_pos_at(b, T_NORM)->ne, INT64_C(1) << 62))
 CORRUPT_CASE(test_unknown_tensor_type, EMB_ERR_UNSUPPORTED, "tensor 'blk.0.attn_q.weight': type id 39 is unknown", NULL,
              gguf_patch_i32(img, tq->type, 39))
 CORRUPT_CASE(test_negative_tensor_type, EMB_ERR_UNSUPPORTED, "type id -7 is unknown", NULL, gguf_patch_i32(img, tq->type, -7))
@@ -856,6 +860,24 @@ static void test_empty_key(void **state)
     gguf_builder_add_u8(b, "second.key", 1);
     img = build(b, &size);
     expect_fail(img, size, EMB_ERR_FORMAT, "offset 24: key/value record 0: key is empty");
+    free(img);
+    gguf_builder_destroy(b);
+}
+
+/* Names in messages: control bytes, quotes and backslashes escaped, long names cut. */
+static void test_message_escapes_names(void **state)
+{
+    static const char key[] = "odd\x01key'with\\escapes.and.a.very.long.tail.that.goes.on.and.on";
+    gguf_builder *b = gguf_builder_create();
+    size_t size;
+    uint8_t *img;
+
+    (void)state;
+    gguf_builder_add_u32(b, key, 1);
+    gguf_builder_add_u32(b, key, 2);
+    img = build(b, &size);
+    expect_fail_n(img, size, EMB_ERR_FORMAT, "key 'odd\\x01key\\x27with\\x5cescapes.and.a.very.long.ta...': duplicate key",
+                  NULL);
     free(img);
     gguf_builder_destroy(b);
 }
@@ -1037,6 +1059,21 @@ static void test_open_files(void **state)
 
     assert_null(gguf_open(NULL, &err));
     assert_int_equal(err.code, EMB_ERR_IO);
+
+    /* a character device and a FIFO (must not block waiting for a writer) */
+    assert_null(gguf_open("/dev/null", &err));
+    assert_int_equal(err.code, EMB_ERR_IO);
+    assert_string_equal(err.msg, "gguf: /dev/null: is not a regular file, expected a GGUF file");
+    snprintf(path, sizeof path, "%s/fifo.gguf", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    assert_null(gguf_open(path, &err));
+    assert_int_equal(err.code, EMB_ERR_IO);
+    assert_non_null(strstr(err.msg, "fifo.gguf: is not a regular file"));
+    unlink(path);
+
+    /* a NULL image with a size is a caller bug, reported, not dereferenced */
+    assert_null(gguf_open_memory(NULL, 5, "null", &err));
+    assert_int_equal(err.code, EMB_ERR_INTERNAL);
     assert_int_equal(rmdir(dir), 0);
 }
 
@@ -1179,6 +1216,7 @@ int main(void)
         cmocka_unit_test(test_negative_ne),
         cmocka_unit_test(test_element_count_overflow),
         cmocka_unit_test(test_byte_size_overflow),
+        cmocka_unit_test(test_row_bytes_overflow),
         cmocka_unit_test(test_unknown_tensor_type),
         cmocka_unit_test(test_negative_tensor_type),
         cmocka_unit_test(test_removed_tensor_type),
@@ -1191,6 +1229,7 @@ int main(void)
         cmocka_unit_test(test_tensor_name_empty),
         cmocka_unit_test(test_tensor_name_nul),
         cmocka_unit_test(test_tensor_name_too_long),
+        cmocka_unit_test(test_message_escapes_names),
         cmocka_unit_test(test_key_nul),
         cmocka_unit_test(test_empty_key),
         cmocka_unit_test(test_duplicate_key),

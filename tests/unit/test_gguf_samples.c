@@ -267,8 +267,9 @@ static void check_sample(const char *dir, const char *name)
     size_t kv_index = 0, tensor_index = 0;
     bool header = false;
 
-    snprintf(gguf_path, sizeof gguf_path, "%s/gguf/%s.gguf", dir, name);
-    snprintf(tsv_path, sizeof tsv_path, "%s/expected/%s.tsv", dir, name);
+    if (snprintf(gguf_path, sizeof gguf_path, "%s/gguf/%s.gguf", dir, name) >= (int)sizeof gguf_path ||
+        snprintf(tsv_path, sizeof tsv_path, "%s/expected/%s.tsv", dir, name) >= (int)sizeof tsv_path)
+        fail_msg("sample path too long: %s/%s", dir, name);
     f = gguf_open(gguf_path, &err);
     if (!f)
         fail_msg("%s", err.msg);
@@ -318,10 +319,12 @@ static void test_samples_match_gguf_py(void **state)
     if (!dir) {
         if (!build)
             fail_msg("neither GGUF_SAMPLES_DIR nor EMBED_BUILD_DIR is set (run through ctest)");
-        snprintf(dir_buf, sizeof dir_buf, "%s/gguf_samples", build);
+        if (snprintf(dir_buf, sizeof dir_buf, "%s/gguf_samples", build) >= (int)sizeof dir_buf)
+            fail_msg("EMBED_BUILD_DIR too long");
         dir = dir_buf;
     }
-    snprintf(manifest, sizeof manifest, "%s/manifest.tsv", dir);
+    if (snprintf(manifest, sizeof manifest, "%s/manifest.tsv", dir) >= (int)sizeof manifest)
+        fail_msg("sample directory path too long");
     text = read_text(manifest);
     for (line = text; line && *line; line = next) {
         next = strchr(line, '\n');
