@@ -12,6 +12,8 @@ SQLITE_EXTENSION_INIT1
 
 #include "ext_common.h"
 
+#include <stddef.h>
+
 #ifdef _WIN32
 __declspec(dllexport)
 #endif
@@ -19,7 +21,15 @@ __attribute__((visibility("default"))) int
 sqlite3_embed_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *pApi)
 {
     SQLITE_EXTENSION_INIT2(pApi);
-    int rc = ext_register_info_functions(db);
+    /* Each ext/ file registers its own functions from its own table. */
+    static int (*const REGISTER[])(sqlite3 *) = {
+        ext_register_info_functions,     ext_register_gguf_vtabs,
+        ext_register_models_vtab,        ext_register_tokenize_functions,
+        ext_register_vector_functions,   ext_register_embed_functions,
+    };
+    int rc = SQLITE_OK;
+    for (size_t i = 0; rc == SQLITE_OK && i < sizeof REGISTER / sizeof REGISTER[0]; i++)
+        rc = REGISTER[i](db);
     if (rc != SQLITE_OK) {
         if (pzErrMsg)
             *pzErrMsg = sqlite3_mprintf("embed: could not register functions: %s", sqlite3_errmsg(db));

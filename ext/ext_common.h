@@ -1,6 +1,11 @@
 /*
  * Shared declarations of the SQLite glue (ext/). Every ext/ file includes
- * this after <sqlite3ext.h>; it brings SQLITE_EXTENSION_INIT3.
+ * this; it brings <sqlite3ext.h> with SQLITE_EXTENSION_INIT3 (the routine
+ * table itself is defined once, in embed_ext.c).
+ *
+ * Error voice (all ext/ files): lower case, prefixed with the SQL function,
+ * naming the value and the limit, e.g.
+ *   "embed: input is 9000000 bytes, maximum 1000000"
  */
 #ifndef EXT_COMMON_H
 #define EXT_COMMON_H
@@ -8,7 +13,34 @@
 #include <sqlite3ext.h>
 SQLITE_EXTENSION_INIT3
 
+#include <stdarg.h>
+#include <stddef.h>
+
+/* Set a printf-style error on a function call. */
+void ext_ctx_error(sqlite3_context *ctx, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Replace a virtual table's error message (freed by SQLite). Returns
+ * SQLITE_ERROR for `return ext_vtab_error(...)`. */
+int ext_vtab_error(sqlite3_vtab *vtab, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* A growable sqlite3_str-backed JSON writer helper: append `s[0..n)` as a
+ * JSON string literal (quotes, escapes, invalid UTF-8 -> U+FFFD). */
+void ext_json_append_string(sqlite3_str *out, const char *s, size_t n);
+
 /* Registration, one per ext/ file; each returns an SQLite result code. */
 int ext_register_info_functions(sqlite3 *db);
+int ext_register_gguf_vtabs(sqlite3 *db);
+int ext_register_models_vtab(sqlite3 *db);
+int ext_register_tokenize_functions(sqlite3 *db);
+int ext_register_vector_functions(sqlite3 *db);
+int ext_register_embed_functions(sqlite3 *db);
 
 #endif

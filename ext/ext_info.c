@@ -1,9 +1,14 @@
 /*
- * embed_version(), embed_debug(): what was built and what runs.
+ * embed_version(), embed_debug(), embed_threads(n): what was built, what
+ * runs, and how many threads OpenBLAS uses.
  */
 #include "ext_common.h"
 
 #include <stddef.h>
+
+#include "blas.h"
+#include "build_info.h"
+#include "quant.h"
 
 static void fn_embed_version(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
@@ -12,10 +17,90 @@ static void fn_embed_version(sqlite3_context *ctx, int argc, sqlite3_value **arg
     sqlite3_result_text(ctx, "v" EMBED_VERSION, -1, SQLITE_STATIC);
 }
 
+/* One "key: value" line per fact. Loads OpenBLAS (that is the point: it
+ * reports the kernels OpenBLAS actually selected). */
+static void fn_embed_debug(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    (void)argv;
+    sqlite3_str *s = sqlite3_str_new(NULL);
+    sqlite3_str_appendf(s, "version: v%s\n", EMBED_VERSION);
+    sqlite3_str_appendf(s, "build: %s\n", EMBED_BUILD_INFO);
+    sqlite3_str_appendf(s, "sqlite: %s (compiled against %s)\n", sqlite3_libversion(), SQLITE_VERSION);
+    sqlite3_str_appendf(s, "dequant simd: %s\n", emb_quant_simd_level());
+    emb_blas_status st;
+    emb_error err;
+    emb_error_clear(&err);
+    if (emb_blas_status_get(&st, &err) == EMB_OK) {
+        sqlite3_str_appendf(s, "blas: %s\n", st.config ? st.config : "?");
+        sqlite3_str_appendf(s, "blas library: %s\n", st.library ? st.library : "?");
+        sqlite3_str_appendf(s, "blas core: %s\n", st.core_name ? st.core_name : "?");
+        if (st.already_loaded)
+            sqlite3_str_appendf(s, "blas coretype: %s (OpenBLAS was already loaded by the host)\n",
+                                st.coretype && st.coretype[0] ? st.coretype : "none");
+        else
+            sqlite3_str_appendf(s, "blas coretype: %s (%s)\n",
+                                st.coretype && st.coretype[0] ? st.coretype : "none",
+                                st.coretype_set_by_us ? "chosen by sqlite-embed from CPUID"
+                                : st.coretype && st.coretype[0] ? "set by the user" : "OpenBLAS decides");
+        sqlite3_str_appendf(s, "blas threads: %d\n", st.n_threads);
+    } else {
+        sqlite3_str_appendf(s, "blas: not available: %s\n", err.msg);
+    }
+    int n = sqlite3_str_length(s);
+    char *text = sqlite3_str_finish(s);
+    if (!text) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    if (n > 0 && text[n - 1] == '\n')
+        n--;
+    sqlite3_result_text(ctx, text, n, sqlite3_free);
+}
+
+/* embed_threads(n): OpenBLAS's thread pool size for the whole process.
+ * Returns n. */
+static void fn_embed_threads(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    if (sqlite3_value_type(argv[0]) != SQLITE_INTEGER) {
+        ext_ctx_error(ctx, "embed_threads: n must be an INTEGER between 1 and 256");
+        return;
+    }
+    sqlite3_int64 n = sqlite3_value_int64(argv[0]);
+    if (n < 1 || n > 256) {
+        ext_ctx_error(ctx, "embed_threads: n is %lld, expected 1 to 256", (long long)n);
+        return;
+    }
+    emb_error err;
+    emb_error_clear(&err);
+    if (emb_blas_set_threads((int)n, &err) != EMB_OK) {
+        ext_ctx_error(ctx, "embed_threads: %s", err.msg);
+        return;
+    }
+    sqlite3_result_int64(ctx, n);
+}
+
 int ext_register_info_functions(sqlite3 *db)
 {
-    /* Pure, constant: safe in any context, including untrusted schemas. */
-    return sqlite3_create_function_v2(db, "embed_version", 0,
-                                      SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
-                                      NULL, fn_embed_version, NULL, NULL, NULL);
+    static const struct {
+        const char *name;
+        int n_arg;
+        int flags;
+        void (*fn)(sqlite3_context *, int, sqlite3_value **);
+    } FUNCS[] = {
+        /* constant: safe anywhere, including untrusted schemas */
+        {"embed_version", 0, SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, fn_embed_version},
+        /* loads OpenBLAS: a side effect a schema should not trigger */
+        {"embed_debug", 0, SQLITE_DIRECTONLY, fn_embed_debug},
+        /* changes process-wide state */
+        {"embed_threads", 1, SQLITE_DIRECTONLY, fn_embed_threads},
+    };
+    for (size_t i = 0; i < sizeof FUNCS / sizeof FUNCS[0]; i++) {
+        int rc = sqlite3_create_function_v2(db, FUNCS[i].name, FUNCS[i].n_arg, SQLITE_UTF8 | FUNCS[i].flags,
+                                            NULL, FUNCS[i].fn, NULL, NULL, NULL);
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    return SQLITE_OK;
 }

@@ -126,8 +126,8 @@ static emb_code tokenize_one(tokenized *t, const emb_model *m, const char *prefi
     if (t->list.n > max_tokens) {
         if (!truncate) {
             rc = emb_error_set(err, EMB_ERR_RANGE,
-                               "embed: text %zu has %zu tokens, maximum %zu (truncation is off)", idx,
-                               t->list.n, max_tokens);
+                               "embed: text %zu has %zu tokens (with [CLS] and [SEP]), maximum %zu; "
+                               "truncation is off", idx, t->list.n, max_tokens);
             goto end;
         }
         emb_tokens_truncate(&t->list, max_tokens);

@@ -12,14 +12,3 @@ set_tests_properties(gguf_samples_generate PROPERTIES FIXTURES_SETUP gguf_sample
 if(TEST test_gguf_samples)
   set_tests_properties(test_gguf_samples PROPERTIES FIXTURES_REQUIRED gguf_samples)
 endif()
-
-# Fuzzing (docs/fuzzing.md): libFuzzer only sees coverage in code compiled with
-# -fsanitize=fuzzer[-no-link]. The main CMakeLists gives that flag to the fuzz
-# target files only, which would leave the fuzzer blind to the engine it
-# fuzzes; instrument embed_core as well (the ASan runtime supplies the
-# coverage callbacks to the non-fuzzer executables that link it).
-# Belongs in the main CMakeLists next to -fsanitize=fuzzer; kept here until the
-# lead moves it.
-if(EMBED_FUZZ)
-  target_compile_options(embed_core PRIVATE -fsanitize=fuzzer-no-link)
-endif()

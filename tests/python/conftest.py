@@ -1,6 +1,8 @@
-"""pytest setup for tests/python: import paths, shared fixtures."""
-
+"""pytest setup for tests/python: import paths, where the build, the
+generated fixtures and the read-only ../shared data are, shared fixtures."""
 import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -14,6 +16,31 @@ for p in (HERE, REPO / "tools"):
         sys.path.insert(0, str(p))
 
 import pytest  # noqa: E402
+
+SHARED = Path(os.environ.get("EMBED_SHARED_DIR", REPO.parent / "shared"))
+BUILD = Path(os.environ.get("EMBED_BUILD_DIR", REPO / "build"))
+FIXTURES = Path(os.environ.get("EMBED_FIXTURES_DIR", BUILD / "fixtures"))
+
+
+@pytest.fixture(scope="session")
+def extension_path():
+    so = BUILD / "embed.so"
+    if not so.exists():
+        pytest.fail(f"{so} not built: run cmake --build build first")
+    return so
+
+
+def run_sql(extension, sql, *, json_mode=True, cwd=None, env=None):
+    """Run SQL in a fresh sqlite3 shell with the extension loaded.
+    Returns (returncode, stdout, stderr)."""
+    shell = shutil.which("sqlite3")
+    assert shell, "the sqlite3 shell is required"
+    args = [shell, "-batch", "-bail", "-init", "/dev/null"]
+    if json_mode:
+        args.append("-json")
+    args += [":memory:", f".load {extension}", sql]
+    p = subprocess.run(args, capture_output=True, text=True, cwd=cwd, env=env)
+    return p.returncode, p.stdout, p.stderr
 
 
 @pytest.fixture(scope="session")

@@ -450,7 +450,7 @@ static void test_truncation(void **state)
     emb_str texts[2] = {{"hello", 5}, text};
     float two[2 * 64];
     assert_int_equal(emb_embed_texts(two, m, texts, 2, &o, &err), EMB_ERR_RANGE);
-    assert_string_equal(err.msg, "embed: text 1 has 38 tokens, maximum 32 (truncation is off)");
+    assert_string_equal(err.msg, "embed: text 1 has 38 tokens (with [CLS] and [SEP]), maximum 32; truncation is off");
     /* bert cannot go past its learned positions */
     o.max_tokens = 33;
     assert_int_equal(emb_embed_texts(two, m, texts, 1, &o, &err), EMB_ERR_RANGE);

@@ -5,7 +5,7 @@
  * supported type into $EMBED_BUILD_DIR/fixtures/models, each with a .ref.bin
  * holding texts, the Hugging Face tokenizer's ids and the embeddings of
  * tests/python/reference_forward.py (numpy, weights dequantized by the PyPI
- * gguf package). Contract: /work/brief-fixtures.md.
+ * gguf package). Contract: docs/models.md.
  *
  * For every model and text: the C tokenizer's ids (after truncation to the
  * context length) equal the file's, and the pipeline's vector (file pooling,
@@ -119,8 +119,12 @@ static double cosine(const float *a, const float *b, size_t n)
 
 static const char *fixture_dir(char *buf, size_t cap)
 {
+    const char *f = getenv("EMBED_FIXTURES_DIR"); /* set by ctest */
     const char *b = getenv("EMBED_BUILD_DIR");
-    snprintf(buf, cap, "%s/fixtures/models", b && *b ? b : ".");
+    if (f && *f)
+        snprintf(buf, cap, "%s/models", f);
+    else
+        snprintf(buf, cap, "%s/fixtures/models", b && *b ? b : ".");
     return buf;
 }
 

