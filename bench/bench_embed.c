@@ -136,6 +136,7 @@ int main(int argc, char **argv)
         return 1;
     }
     double t_load = now() - t0;
+    long anon_model = status_kb("RssAnon");
     if (threads > 0 && emb_blas_set_threads(threads, &err) != EMB_OK) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
@@ -145,6 +146,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
+    long anon_blas = status_kb("RssAnon");
     printf("model %s: %s, %u layers, n_embd %u, n_ff %u, vocab %u; load %.1f ms\n", path,
            emb_arch_name(m->hp.arch), m->hp.n_layer, m->hp.n_embd, m->hp.n_ff, m->hp.n_vocab,
            t_load * 1e3);
@@ -153,6 +155,9 @@ int main(int argc, char **argv)
            bs.already_loaded ? "already loaded" : bs.coretype_set_by_us ? "set by us" : "user/none",
            bs.n_threads);
 
+    printf("private anonymous memory: %.1f MiB after loading the model (tokenizer, tables), "
+           "%.1f MiB after loading OpenBLAS\n",
+           (double)anon_model / 1024.0, (double)anon_blas / 1024.0);
     size_t E = m->hp.n_embd;
     char batch_list[256];
     snprintf(batch_list, sizeof batch_list, "%s", batches);

@@ -2,7 +2,7 @@
  * test_forward_golden: the engine against the independent numpy reference.
  *
  * tests/python/gen_models.py writes tiny bert / nomic-bert models of every
- * supported type into $EMBED_BUILD_DIR/fixtures/models, each with a .ref.bin
+ * supported type into $EMBED_FIXTURES_DIR/models, each with a .ref.bin
  * holding texts, the Hugging Face tokenizer's ids and the embeddings of
  * tests/python/reference_forward.py (numpy, weights dequantized by the PyPI
  * gguf package). Contract: docs/models.md.
