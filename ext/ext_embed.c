@@ -267,7 +267,7 @@ static float *embed_call(sqlite3_context *ctx, const char *fn, int argc, sqlite3
     }
     size_t len = (size_t)sqlite3_value_bytes(text_v);
     if (len > EMBED_MAX_INPUT_BYTES) {
-        ext_ctx_error(ctx, "%s: input is %zu bytes, maximum %d", fn, len, EMBED_MAX_INPUT_BYTES);
+        ext_ctx_error(ctx, "%s: input is %llu bytes, maximum %d", fn, (unsigned long long)len, EMBED_MAX_INPUT_BYTES);
         goto end;
     }
     if (registry_acquire(model_name, &lease, &err) != EMB_OK) {

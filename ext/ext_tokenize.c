@@ -50,7 +50,7 @@ static bool read_text_arg(sqlite3_context *ctx, const char *fn, sqlite3_value *v
     }
     *len = (size_t)sqlite3_value_bytes(v);
     if (*len > TOKENIZE_MAX_BYTES) {
-        ext_ctx_error(ctx, "%s: input is %zu bytes, maximum %d", fn, *len, TOKENIZE_MAX_BYTES);
+        ext_ctx_error(ctx, "%s: input is %llu bytes, maximum %d", fn, (unsigned long long)*len, TOKENIZE_MAX_BYTES);
         return false;
     }
     return true;
@@ -299,7 +299,7 @@ static int tk_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_str
         return SQLITE_NOMEM;
     size_t len = (size_t)sqlite3_value_bytes(text_v);
     if (len > TOKENIZE_MAX_BYTES)
-        return ext_vtab_error(vt, "embed_tokens: input is %zu bytes, maximum %d", len, TOKENIZE_MAX_BYTES);
+        return ext_vtab_error(vt, "embed_tokens: input is %llu bytes, maximum %d", (unsigned long long)len, TOKENIZE_MAX_BYTES);
     const char *model = NULL;
     if (model_v && sqlite3_value_type(model_v) != SQLITE_NULL) {
         if (sqlite3_value_type(model_v) != SQLITE_TEXT)
