@@ -69,3 +69,10 @@ SELECT * FROM embed_tokens;
 -- the functions that touch files or process state are DIRECTONLY
 CREATE VIEW v AS SELECT embed_tokenize('x', 'shared/fixtures/bert-vocab/ggml-vocab-bert-bge.gguf') AS t;
 SELECT * FROM v;
+-- inputs over the size limits are refused with a message (regression: the
+-- message used %zu, which SQLite's printf reads as %z and crashed the host)
+INSERT INTO embed_models(name, path) VALUES ('big', 'models/tiny-bert-F32.gguf');
+SELECT embed('big', CAST(zeroblob(17000000) AS TEXT));
+SELECT embed_token_count(CAST(zeroblob(70000000) AS TEXT), 'big');
+SELECT count(*) FROM embed_tokens(CAST(zeroblob(70000000) AS TEXT), 'big');
+SELECT 'still alive';
