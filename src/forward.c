@@ -225,8 +225,17 @@ static void linear(float *y, size_t ldy, const float *x, size_t ldx, size_t T, c
                    const emb_weight *b, workspace *ws)
 {
     size_t ic = (size_t)w->ne0, oc = (size_t)w->ne1;
-    if (is_direct(w)) {
+    if (is_direct(w) && T > EMB_FORWARD_FEW_TOKENS) {
         emb_sgemm_nt(y, ldy, x, ldx, (const float *)w->data, ic, T, oc, ic, 0.0f);
+    } else if (is_direct(w)) {
+        /* few tokens: the same row chunks as a dequantized tile, read in place
+         * (faster with OpenBLAS's AVX-512 kernels, see EMB_FORWARD_TILE_BYTES_FEW) */
+        size_t rows = tile_rows(w, ws->tile_bytes);
+        const float *wf = (const float *)w->data;
+        for (size_t r0 = 0; r0 < oc; r0 += rows) {
+            size_t nr = oc - r0 < rows ? oc - r0 : rows;
+            emb_sgemm_nt(y + r0, ldy, x, ldx, wf + r0 * ic, ic, T, nr, ic, 0.0f);
+        }
     } else {
         size_t rows = tile_rows(w, ws->tile_bytes);
         for (size_t r0 = 0; r0 < oc; r0 += rows) {
