@@ -16,7 +16,9 @@ SQLITE_EXTENSION_INIT3
 #include <stdarg.h>
 #include <stddef.h>
 
-/* Set a printf-style error on a function call. */
+/* Set a printf-style error on a function call. The format is SQLite's
+ * printf, not C's: %z means "free this string", so never write %zu (cast
+ * sizes to unsigned long long and use %llu). */
 void ext_ctx_error(sqlite3_context *ctx, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))

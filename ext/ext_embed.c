@@ -205,6 +205,17 @@ end:
     return po;
 }
 
+/* The engine prefixes its pipeline messages with "embed: " and counts texts
+ * from 0 ("text 0 has 700 tokens"); one SQL call embeds one text. */
+static const char *engine_msg(const char *msg)
+{
+    if (strncmp(msg, "embed: ", 7) == 0)
+        msg += 7;
+    if (strncmp(msg, "text 0 ", 7) == 0)
+        msg += 5; /* "has 700 tokens ..." reads as "the text has" below */
+    return msg;
+}
+
 /* Computes the vector for one call. Returns a sqlite3_malloc'ed array of
  * *dims floats, or NULL with the result already set (NULL text or error). */
 static float *embed_call(sqlite3_context *ctx, const char *fn, int argc, sqlite3_value **argv, uint32_t *dims)
@@ -282,7 +293,9 @@ static float *embed_call(sqlite3_context *ctx, const char *fn, int argc, sqlite3
         if (err.code == EMB_ERR_NOMEM)
             sqlite3_result_error_nomem(ctx);
         else
-            ext_ctx_error(ctx, "%s: model '%s': %s", fn, registry_lease_name(lease), err.msg);
+            ext_ctx_error(ctx, "%s: model '%s': %s%s", fn, registry_lease_name(lease),
+                          strncmp(engine_msg(err.msg), "0 ", 2) == 0 ? "the text " : "",
+                          strncmp(engine_msg(err.msg), "0 ", 2) == 0 ? engine_msg(err.msg) + 2 : engine_msg(err.msg));
         sqlite3_free(out);
         out = NULL;
         goto end;

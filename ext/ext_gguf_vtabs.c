@@ -127,12 +127,8 @@ static void json_append_number(sqlite3_str *s, const gguf_kv *kv, uint64_t i, bo
         else
             sqlite3_str_appendall(s, "null"); /* JSON has no NaN/Inf */
     } else if (t == GGUF_TYPE_BOOL) {
-        int64_t v = 0;
-        if (is_array)
-            gguf_arr_get_i64(kv, i, &v);
-        else
-            gguf_kv_as_i64(kv, &v);
-        sqlite3_str_appendall(s, v ? "true" : "false");
+        /* one byte each; any non-zero byte is true (as llama.cpp reads it) */
+        sqlite3_str_appendall(s, kv->data[is_array ? i : 0] ? "true" : "false");
     } else if (t == GGUF_TYPE_UINT64) {
         uint64_t v = 0;
         if (is_array)
@@ -213,7 +209,10 @@ static int metadata_value(sqlite3_context *ctx, const gguf_kv *kv)
         sqlite3_result_text(ctx, json, len, sqlite3_free);
         return SQLITE_OK;
     }
-    default: { /* every integer type and BOOL fit in int64 */
+    case GGUF_TYPE_BOOL:
+        sqlite3_result_int(ctx, kv->data[0] != 0);
+        return SQLITE_OK;
+    default: { /* every other integer type fits in int64 */
         int64_t v = 0;
         gguf_kv_as_i64(kv, &v);
         sqlite3_result_int64(ctx, v);

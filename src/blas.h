@@ -20,7 +20,10 @@
  * calls from several threads are serialised or split by OpenBLAS itself.
  *
  * Thread-safe: loading happens once under pthread_once; afterwards everything
- * here only reads immutable state.
+ * here only reads immutable state. The one-time setenv/unsetenv of
+ * OPENBLAS_CORETYPE is not atomic with respect to getenv() running at that
+ * instant in another thread of the host (a glibc limitation); it happens once
+ * per process, on the first embedding.
  */
 #ifndef EMB_BLAS_H
 #define EMB_BLAS_H

@@ -126,8 +126,8 @@ static emb_code tokenize_one(tokenized *t, const emb_model *m, const char *prefi
     if (t->list.n > max_tokens) {
         if (!truncate) {
             rc = emb_error_set(err, EMB_ERR_RANGE,
-                               "embed: text %zu has %zu tokens, maximum %zu (truncation is off)", idx,
-                               t->list.n, max_tokens);
+                               "embed: text %zu has %zu tokens (with [CLS] and [SEP]), maximum %zu; "
+                               "truncation is off", idx, t->list.n, max_tokens);
             goto end;
         }
         emb_tokens_truncate(&t->list, max_tokens);
@@ -153,7 +153,7 @@ emb_code emb_embed_texts(float *out, const emb_model *m, const emb_str *texts, s
     emb_code rc;
     tokenized *tok = NULL;
     emb_seq *seqs = NULL;
-    float *pooled = NULL, *result = NULL;
+    float *pooled = NULL;
     emb_embed_opts opts = opts_in ? *opts_in : emb_embed_opts_default();
     const emb_hparams *hp = &m->hp;
     size_t E = hp->n_embd;
@@ -194,15 +194,14 @@ emb_code emb_embed_texts(float *out, const emb_model *m, const emb_str *texts, s
     }
     size_t budget = opts.batch_tokens ? opts.batch_tokens : EMB_EMBED_BATCH_TOKENS;
 
-    if (n > SIZE_MAX / sizeof(float) / (E > dims ? E : dims)) {
+    if (n > SIZE_MAX / sizeof(float) / E) {
         rc = emb_error_set(err, EMB_ERR_RANGE, "embed: %zu texts are too many", n);
         goto end;
     }
     tok = calloc(n, sizeof *tok);
     seqs = calloc(n, sizeof *seqs);
     pooled = malloc(n * E * sizeof *pooled);
-    result = malloc(n * (size_t)dims * sizeof *result);
-    if (!tok || !seqs || !pooled || !result) {
+    if (!tok || !seqs || !pooled) {
         rc = emb_error_set(err, EMB_ERR_NOMEM, "embed: out of memory for %zu texts", n);
         goto end;
     }
@@ -225,16 +224,15 @@ emb_code emb_embed_texts(float *out, const emb_model *m, const emb_str *texts, s
             goto end;
         first = last;
     }
+    /* nothing can fail from here on: *out is written only on success */
     for (size_t i = 0; i < n; i++) {
         emb_embed_finish(pooled + i * E, m, &opts);
-        memcpy(result + i * dims, pooled + i * E, dims * sizeof *result);
+        memcpy(out + i * dims, pooled + i * E, dims * sizeof *out);
     }
-    memcpy(out, result, n * (size_t)dims * sizeof *out);
     rc = EMB_OK;
 end:
     tokenized_free(tok, n);
     free(seqs);
     free(pooled);
-    free(result);
     return rc;
 }

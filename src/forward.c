@@ -92,9 +92,13 @@ static size_t tile_floats(const emb_model *m, size_t tile_bytes)
     return best;
 }
 
-static void cfg_defaults(const emb_forward_cfg *cfg, size_t *tile_bytes, size_t *attn_rows)
+/* The knobs for a batch of T tokens. */
+static void cfg_defaults(const emb_forward_cfg *cfg, size_t T, size_t *tile_bytes, size_t *attn_rows)
 {
-    *tile_bytes = cfg && cfg->tile_bytes ? cfg->tile_bytes : EMB_FORWARD_TILE_BYTES;
+    if (cfg && cfg->tile_bytes)
+        *tile_bytes = cfg->tile_bytes;
+    else
+        *tile_bytes = T <= EMB_FORWARD_FEW_TOKENS ? EMB_FORWARD_TILE_BYTES_FEW : EMB_FORWARD_TILE_BYTES;
     *attn_rows = cfg && cfg->attn_rows ? cfg->attn_rows : EMB_FORWARD_ATTN_ROWS;
 }
 
@@ -104,7 +108,7 @@ static ws_plan plan_workspace(const emb_model *m, size_t T, size_t max_len, cons
     memset(&p, 0, sizeof p);
     p.total = SIZE_MAX;
     size_t tile_b, attn_rows;
-    cfg_defaults(cfg, &tile_b, &attn_rows);
+    cfg_defaults(cfg, T, &tile_b, &attn_rows);
     const emb_hparams *hp = &m->hp;
     size_t E = hp->n_embd, F = hp->n_ff;
     bool nomic = hp->arch == EMB_ARCH_NOMIC_BERT;
@@ -221,8 +225,17 @@ static void linear(float *y, size_t ldy, const float *x, size_t ldx, size_t T, c
                    const emb_weight *b, workspace *ws)
 {
     size_t ic = (size_t)w->ne0, oc = (size_t)w->ne1;
-    if (is_direct(w)) {
+    if (is_direct(w) && T > EMB_FORWARD_FEW_TOKENS) {
         emb_sgemm_nt(y, ldy, x, ldx, (const float *)w->data, ic, T, oc, ic, 0.0f);
+    } else if (is_direct(w)) {
+        /* few tokens: the same row chunks as a dequantized tile, read in place
+         * (faster with OpenBLAS's AVX-512 kernels, see EMB_FORWARD_TILE_BYTES_FEW) */
+        size_t rows = tile_rows(w, ws->tile_bytes);
+        const float *wf = (const float *)w->data;
+        for (size_t r0 = 0; r0 < oc; r0 += rows) {
+            size_t nr = oc - r0 < rows ? oc - r0 : rows;
+            emb_sgemm_nt(y + r0, ldy, x, ldx, wf + r0 * ic, ic, T, nr, ic, 0.0f);
+        }
     } else {
         size_t rows = tile_rows(w, ws->tile_bytes);
         for (size_t r0 = 0; r0 < oc; r0 += rows) {
@@ -530,7 +543,7 @@ emb_code emb_forward(float *out, const emb_model *m, const emb_seq *seqs, size_t
     }
     workspace ws;
     carve(&ws, base, &plan);
-    cfg_defaults(cfg, &ws.tile_bytes, &ws.attn_rows);
+    cfg_defaults(cfg, T, &ws.tile_bytes, &ws.attn_rows);
     if (hp->arch == EMB_ARCH_NOMIC_BERT)
         rope_table(ws.rope, max_len, hp->n_rot, hp->rope_freq_base, hp->rope_freq_scale);
 

@@ -42,13 +42,21 @@ typedef struct emb_seq {
 
 /* Tuning knobs; a zero field means "default". */
 typedef struct emb_forward_cfg {
-    size_t tile_bytes; /* weight tile budget, default EMB_FORWARD_TILE_BYTES; at least one row */
+    size_t tile_bytes; /* weight tile budget; 0 = EMB_FORWARD_TILE_BYTES, or
+                          EMB_FORWARD_TILE_BYTES_FEW for <= EMB_FORWARD_FEW_TOKENS tokens;
+                          at least one row is always used                              */
     size_t attn_rows;  /* query rows per attention block, default EMB_FORWARD_ATTN_ROWS     */
     bool willneed;     /* madvise(MADV_WILLNEED) a layer's weights just before it runs     */
 } emb_forward_cfg;
 
 #define EMB_FORWARD_TILE_BYTES ((size_t)1 << 20)
 #define EMB_FORWARD_ATTN_ROWS ((size_t)64)
+/* Measured on OpenBLAS 0.3.21 SkylakeX/Cooperlake kernels (docs/engine.md):
+ * up to 14 tokens a 256 KiB tile is 1.5x faster than 1 MiB (the product
+ * then reads the tile from L2 right after dequantization); from 15 tokens on
+ * 1 MiB is as fast or faster. Haswell kernels do not care. */
+#define EMB_FORWARD_TILE_BYTES_FEW ((size_t)256 << 10)
+#define EMB_FORWARD_FEW_TOKENS ((size_t)14)
 
 /*
  * Bytes of working memory emb_forward() allocates for a batch of n_tokens
@@ -60,7 +68,8 @@ typedef struct emb_forward_cfg {
  *     wide     T * W                (q|k|v, later the FFN activations)
  *     scores   Q * max_len
  *     rope     max_len * R          (cos/sin table, nomic only)
- *     tile     max over non-F32 matrices of min(OC, max(1, tile_bytes / (4 * IC))) * IC
+ *     tile     max over non-F32 matrices of min(OC, max(1, tile_bytes / (4 * IC))) * IC,
+ *              tile_bytes as chosen for T (see emb_forward_cfg)
  *     vectors  2 * max(E, F)        (1-D tensors of non-F32 types, embedding rows)
  * each times 4 bytes, plus E doubles for pooling, every part rounded up to
  * 64 bytes.

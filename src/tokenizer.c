@@ -46,14 +46,13 @@
  *
  * Memory: a word longer than 100 characters is [UNK] whatever it contains, so
  * only its first 100 characters are stored. The work state is one fixed-size
- * allocation (about 4 KB) per call; the output list is the only thing that
+ * allocation (about 5 KB) per call; the output list is the only thing that
  * grows with the input.
  */
 #include "tokenizer.h"
 
 #include "unicode.h"
 
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,9 +68,15 @@ typedef struct vocab_entry {
     uint8_t space;    /* enum key_space                           */
 } vocab_entry;
 
+/* Everything a probe needs, so that a lookup touches one slot and, on a
+ * hit, the key bytes in the arena. */
 typedef struct hash_slot {
-    uint32_t hash; /* low 32 bits of the key hash                 */
-    int32_t id;    /* -1: empty                                   */
+    uint32_t hash;    /* low 32 bits of the key hash                 */
+    int32_t id;       /* -1: empty                                   */
+    uint32_t key_off; /* key bytes: arena + key_off                  */
+    uint16_t key_len; /* keys longer than UINT16_MAX are never stored */
+    uint8_t space;    /* enum key_space                              */
+    uint8_t unused;
 } hash_slot;
 
 struct emb_tokenizer {
@@ -122,6 +127,21 @@ static void key_of(const emb_tokenizer *tok, int32_t id, const uint8_t **key, si
     *len = e->len - e->key_skip;
 }
 
+static int bytes_equal(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    for (; n >= 8; a += 8, b += 8, n -= 8) {
+        uint64_t x, y;
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y)
+            return 0;
+    }
+    for (; n > 0; a++, b++, n--)
+        if (*a != *b)
+            return 0;
+    return 1;
+}
+
 /* Id of the piece (space, p[0..n)), or -1. */
 static int32_t vocab_lookup(const emb_tokenizer *tok, enum key_space space, const uint8_t *p, size_t n)
 {
@@ -131,13 +151,9 @@ static int32_t vocab_lookup(const emb_tokenizer *tok, enum key_space space, cons
         const hash_slot *s = &tok->slots[i];
         if (s->id < 0)
             return -1;
-        if (s->hash == (uint32_t)h && tok->entries[s->id].space == space) {
-            const uint8_t *k;
-            size_t kn;
-            key_of(tok, s->id, &k, &kn);
-            if (kn == n && memcmp(k, p, n) == 0)
-                return s->id;
-        }
+        if (s->hash == (uint32_t)h && s->key_len == n && s->space == space
+            && bytes_equal((const uint8_t *)tok->arena + s->key_off, p, n))
+            return s->id;
         i = (i + 1) & tok->mask;
     }
 }
@@ -191,8 +207,12 @@ emb_tokenizer *emb_tokenizer_create(const emb_str *tokens, size_t n_tokens,
     emb_tokenizer *result = NULL;
     const emb_special_ids *sp = special ? special : &DEFAULT_SPECIAL;
 
-    if (n_tokens == 0 || (n_tokens > 0 && !tokens)) {
+    if (n_tokens == 0) {
         emb_error_set(err, EMB_ERR_RANGE, "tokenizer: the vocabulary is empty");
+        goto end;
+    }
+    if (!tokens) {
+        emb_error_set(err, EMB_ERR_RANGE, "tokenizer: the token array is NULL");
         goto end;
     }
     /* Ids are int32; the slot count (a power of two >= 2n) must fit size_t. */
@@ -206,13 +226,13 @@ emb_tokenizer *emb_tokenizer_create(const emb_str *tokens, size_t n_tokens,
 
     size_t arena_size = 0;
     for (size_t i = 0; i < n_tokens; i++) {
-        if (tokens[i].len > UINT32_MAX || (tokens[i].len > 0 && !tokens[i].ptr)) {
-            emb_error_set(err, EMB_ERR_RANGE, "tokenizer: token %zu: %zu bytes, at most %lu", i,
-                          tokens[i].len, (unsigned long)UINT32_MAX);
+        if (tokens[i].len > 0 && !tokens[i].ptr) {
+            emb_error_set(err, EMB_ERR_RANGE, "tokenizer: token %zu has %zu bytes at NULL", i, tokens[i].len);
             goto end;
         }
-        if (tokens[i].len > SIZE_MAX - arena_size - 1) {
-            emb_error_set(err, EMB_ERR_RANGE, "tokenizer: vocabulary strings overflow the address space");
+        /* Key offsets in the hash slots are 32-bit. */
+        if (tokens[i].len >= UINT32_MAX - arena_size) {
+            emb_error_set(err, EMB_ERR_RANGE, "tokenizer: the vocabulary strings exceed 4 GiB");
             goto end;
         }
         arena_size += tokens[i].len;
@@ -255,15 +275,22 @@ emb_tokenizer *emb_tokenizer_create(const emb_str *tokens, size_t n_tokens,
         key_of(tok, (int32_t)i, &key, &key_len);
         if (key_len > tok->max_key_len[e->space])
             tok->max_key_len[e->space] = key_len;
-        /* Duplicate keys: the lowest id wins (documented in docs/tokenizer.md). */
-        if (vocab_lookup(tok, e->space, key, key_len) >= 0)
+        /* Duplicate keys: the lowest id wins (documented in docs/tokenizer.md).
+         * A key that does not fit key_len could never match a word anyway
+         * (words hold at most 400 bytes). */
+        if (key_len > UINT16_MAX || vocab_lookup(tok, e->space, key, key_len) >= 0)
             continue;
         uint64_t h = hash_key(e->space, key, key_len);
         size_t j = (size_t)h & tok->mask;
         while (tok->slots[j].id >= 0)
             j = (j + 1) & tok->mask;
-        tok->slots[j].hash = (uint32_t)h;
-        tok->slots[j].id = (int32_t)i;
+        hash_slot *slot = &tok->slots[j];
+        slot->hash = (uint32_t)h;
+        slot->id = (int32_t)i;
+        slot->key_off = (uint32_t)(key - (const uint8_t *)tok->arena);
+        slot->key_len = (uint16_t)key_len;
+        slot->space = e->space;
+        slot->unused = 0;
     }
     tok->arena[arena_size] = '\0';
     result = tok;
@@ -687,7 +714,7 @@ emb_code emb_tokenize(const emb_tokenizer *tok, const char *text, size_t len,
     tk_state *st = NULL;
     size_t n0 = out->n;
     emb_code rc = EMB_OK;
-    /* ~4 KB of work state: heap, so that small host thread stacks are safe. */
+    /* ~5 KB of work state: heap, so that small host thread stacks are safe. */
     st = malloc(sizeof *st);
     if (!st) {
         rc = emb_error_set(err, EMB_ERR_NOMEM, "tokenizer: out of memory for the work state");

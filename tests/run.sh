@@ -5,7 +5,7 @@
 #      scripts through the sqlite3 shell
 #   2. ASan + UBSan build (clang, so clang warnings fail the build too) + the
 #      same tests
-#   3. Python tests (converter, references) and the Node tests
+#   3. the Node tests (Python tests run inside ctest in step 1)
 # Dependencies: tools/install-deps.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,18 +13,16 @@ jobs=${JOBS:-2}
 start=$(date +%s)
 
 echo "== release build (gcc) =="
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=gcc >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=gcc -DEMBED_TESTS=ON >/dev/null
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs"
 
 echo "== ASan + UBSan build (clang) =="
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DEMBED_SANITIZE=ON -DCMAKE_C_COMPILER=clang >/dev/null
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DEMBED_SANITIZE=ON -DEMBED_TESTS=ON -DCMAKE_C_COMPILER=clang \
+  -DEMBED_FIXTURES_DIR="$PWD/build/fixtures" >/dev/null
 cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j"$jobs"
-
-echo "== Python tests =="
-python3 -m pytest -q tests/python
 
 if [ -f tests/node/package.json ]; then
   echo "== Node tests =="

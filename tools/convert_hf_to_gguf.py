@@ -196,15 +196,27 @@ def _special_strings(model_dir: Path) -> dict[str, str]:
     return out
 
 
-def load_vocab(model_dir: Path, n_rows: int) -> Vocab:
+def _read_wordpiece_vocab(model_dir: Path) -> list[str]:
+    """HF WordPiece tokens by id: vocab.txt, else tokenizer.json's WordPiece model."""
     vocab_txt = model_dir / "vocab.txt"
-    if not vocab_txt.is_file():
-        raise ConversionError(f"{model_dir}: no vocab.txt (only WordPiece vocabularies are supported)")
-    text = vocab_txt.read_text(encoding="utf-8")
-    hf_tokens = text.split("\n")
-    if hf_tokens and hf_tokens[-1] == "":
-        hf_tokens.pop()
-    hf_tokens = [t[:-1] if t.endswith("\r") else t for t in hf_tokens]
+    if vocab_txt.is_file():
+        tokens = vocab_txt.read_text(encoding="utf-8").split("\n")
+        if tokens and tokens[-1] == "":
+            tokens.pop()
+        return [t[:-1] if t.endswith("\r") else t for t in tokens]
+    tok_json = _read_json(model_dir / "tokenizer.json")
+    model = (tok_json or {}).get("model") or {}
+    if model.get("type") != "WordPiece":
+        raise ConversionError(f"{model_dir}: no vocab.txt and no WordPiece tokenizer.json "
+                              "(only WordPiece vocabularies are supported)")
+    by_id = sorted((int(i), t) for t, i in model["vocab"].items())
+    if [i for i, _ in by_id] != list(range(len(by_id))):
+        raise ConversionError(f"{model_dir}/tokenizer.json: vocabulary ids are not 0..{len(by_id) - 1}")
+    return [t for _, t in by_id]
+
+
+def load_vocab(model_dir: Path, n_rows: int) -> Vocab:
+    hf_tokens = _read_wordpiece_vocab(model_dir)
     if len(hf_tokens) > n_rows:
         raise ConversionError(f"vocab.txt has {len(hf_tokens)} tokens but the embedding matrix "
                               f"only {n_rows} rows")
@@ -351,7 +363,7 @@ def convert(model_dir: Path, outfile: Path, outtype: str = "f16", name: str | No
     outfile.parent.mkdir(parents=True, exist_ok=True)
     tmp = outfile.with_name(outfile.name + ".tmp")
     w = GGUFWriter(str(tmp), arch)
-    w.add_name(name or config.get("_name_or_path") or model_dir.name)
+    w.add_name(name or model_dir.resolve().name)
     w.add_context_length(n_ctx)
     w.add_embedding_length(n_embd)
     w.add_block_count(n_layer)

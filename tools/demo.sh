@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${SKIP_DEPS:-0}" != 1 ]; then bash tools/install-deps.sh; fi
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEMBED_TESTS=OFF >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"${JOBS:-2}" --target embed
-bash tools/prepare-minilm.sh
+bash tools/prepare_minilm.sh
 sqlite3 -batch -init /dev/null :memory: < sql/demo.sql

@@ -14,21 +14,23 @@
 
 find_package(Python3 COMPONENTS Interpreter)
 
+# The test suite needs the independent references: a missing dependency is a
+# configuration error, not a reason to run fewer tests.
 if(NOT Python3_Interpreter_FOUND)
-  message(WARNING "sqlite-embed: no Python 3 interpreter: model fixtures and golden tests are not registered")
-  return()
+  message(FATAL_ERROR "sqlite-embed: the tests need Python 3 (tools/install-deps.sh installs it)")
 endif()
 
 execute_process(
   COMMAND ${Python3_EXECUTABLE} -c "import numpy, gguf, tokenizers, safetensors"
   RESULT_VARIABLE EMBED_PY_DEPS_RESULT OUTPUT_QUIET ERROR_QUIET)
 if(NOT EMBED_PY_DEPS_RESULT EQUAL 0)
-  message(WARNING "sqlite-embed: ${Python3_EXECUTABLE} lacks numpy/gguf/tokenizers/safetensors "
-                  "(pip install numpy gguf tokenizers safetensors): model fixtures are not generated")
-  return()
+  message(FATAL_ERROR "sqlite-embed: ${Python3_EXECUTABLE} lacks numpy/gguf/tokenizers/safetensors: "
+                      "run tools/install-deps.sh (pip install -r tests/python/requirements.txt)")
 endif()
 
-set(EMBED_FIXTURE_MODELS_DIR ${CMAKE_BINARY_DIR}/fixtures/models)
+# The sanitizer build points EMBED_FIXTURES_DIR at the release build's
+# fixtures so the models are generated once (tests/run.sh).
+set(EMBED_FIXTURE_MODELS_DIR ${EMBED_FIXTURES_DIR}/models)
 set(EMBED_SHARED_DIR_FOR_TESTS ${CMAKE_SOURCE_DIR}/../shared)
 
 add_test(NAME gen_models
@@ -45,13 +47,17 @@ set_tests_properties(gen_models PROPERTIES
 execute_process(
   COMMAND ${Python3_EXECUTABLE} -c "import pytest"
   RESULT_VARIABLE EMBED_PYTEST_RESULT OUTPUT_QUIET ERROR_QUIET)
-if(EMBED_PYTEST_RESULT EQUAL 0)
+if(NOT EMBED_PYTEST_RESULT EQUAL 0)
+  message(FATAL_ERROR "sqlite-embed: pytest is missing: run tools/install-deps.sh")
+endif()
+# Python tests drive the extension from the (uninstrumented) sqlite3 shell:
+# they run in the normal build; the sanitizer build runs the C tests.
+if(NOT EMBED_SANITIZE)
   add_test(NAME python_tests
     COMMAND ${Python3_EXECUTABLE} -m pytest -q -p no:cacheprovider ${CMAKE_SOURCE_DIR}/tests/python)
   set_tests_properties(python_tests PROPERTIES
     TIMEOUT 600
     LABELS "python"
-    ENVIRONMENT "EMBED_SHARED_DIR=${EMBED_SHARED_DIR_FOR_TESTS};EMBED_BUILD_DIR=${CMAKE_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1")
-else()
-  message(STATUS "sqlite-embed: pytest not found: tests/python is not registered with ctest")
+    FIXTURES_REQUIRED "models;gguf_samples"
+    ENVIRONMENT "EMBED_SHARED_DIR=${EMBED_SHARED_DIR_FOR_TESTS};EMBED_BUILD_DIR=${CMAKE_BINARY_DIR};EMBED_FIXTURES_DIR=${EMBED_FIXTURES_DIR};PYTHONDONTWRITEBYTECODE=1")
 endif()

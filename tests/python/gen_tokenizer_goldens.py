@@ -28,6 +28,9 @@ whitespace other than ' ', ill-formed bytes, '\\') as \\xHH, backslash as \\\\;
 ids: decimal, space-separated; spans: start:end byte offsets, space-separated.
 
 Usage: python3 tests/python/gen_tokenizer_goldens.py [--vocab PATH] [-o PATH] [--check]
+       python3 tests/python/gen_tokenizer_goldens.py --seed-corpus DIR
+--seed-corpus writes each case's input bytes to DIR/gNNNN (a libFuzzer seed
+corpus for fuzz/fuzz_tokenizer) and needs no reference.
 """
 import argparse
 import hashlib
@@ -241,6 +244,11 @@ def make_cases(tokens):
     add("long-digits", "1234567890" * 10 + "1")
     add("long-marks", "a" + "\U0001d165" * 101)
     add("long-marks", "a" + "\U0001d165\U0001d16d" * 60 + " b")
+    # Runs of more than 101 surviving marks that reorder (spans of the first/last).
+    add("long-marks", "a" + "\U0001d16d\U0001d165" * 60 + " b")
+    add("long-marks", "\U0001d16d\U0001d165" * 60)
+    add("long-marks", "x " + "\U0001d16d\u0301\U0001d165\u0316\u0344" * 55 + "!")
+    add("long-marks", "\u1e69" + "\U0001d16d\u0316\U0001d165" * 51)
     add("long-whitespace", "a" + " " * 500 + "b" + "\t\n" * 200 + "c")
     # Prose from vocabulary words.
     for _ in range(500):
@@ -355,7 +363,18 @@ def main():
     ap.add_argument("--vocab", default=DEFAULT_VOCAB)
     ap.add_argument("-o", "--output", default=DEFAULT_OUT)
     ap.add_argument("--check", action="store_true", help="compare with the existing file")
+    ap.add_argument("--seed-corpus", metavar="DIR", help="write the inputs as fuzzing seeds instead")
     args = ap.parse_args()
+    if args.seed_corpus:
+        from gguf import GGUFReader
+        tokens = GGUFReader(args.vocab).fields["tokenizer.ggml.tokens"].contents()
+        os.makedirs(args.seed_corpus, exist_ok=True)
+        cases = make_cases(tokens)
+        for i, (_, data) in enumerate(cases):
+            with open(os.path.join(args.seed_corpus, "g%04d" % i), "wb") as f:
+                f.write(data)
+        print("wrote %d seeds to %s" % (len(cases), args.seed_corpus))
+        return
     text = generate(args.vocab)
     if args.check:
         with open(args.output, encoding="utf-8") as f:

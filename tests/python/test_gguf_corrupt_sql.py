@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from conftest import BUILD, SHARED
+from conftest import BUILD, FIXTURES, SHARED
 
 VOCAB = SHARED / "fixtures" / "bert-vocab" / "ggml-vocab-bert-bge.gguf"
 N_VARIANTS = 400
@@ -15,11 +15,11 @@ N_VARIANTS = 400
 
 def baselines():
     files = [VOCAB]
-    models = BUILD / "fixtures" / "models"
+    models = FIXTURES / "models"
     if models.is_dir():
         small = sorted(models.glob("tiny-bert-Q4_0.gguf"))
         files += small[:1]
-    samples = BUILD / "gguf_samples"
+    samples = BUILD / "gguf_samples" / "gguf"
     if samples.is_dir():
         files += sorted(p for p in samples.glob("*.gguf") if p.stat().st_size < 4 << 20)[:3]
     return files

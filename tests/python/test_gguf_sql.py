@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from gguf import GGUFReader, GGUFValueType
 
-from conftest import BUILD, SHARED, run_sql
+from conftest import BUILD, FIXTURES, SHARED, run_sql
 
 VOCAB = SHARED / "fixtures" / "bert-vocab" / "ggml-vocab-bert-bge.gguf"
 PREVIEW = 16  # gguf_metadata lists the first 16 elements of an array
@@ -16,8 +16,7 @@ PREVIEW = 16  # gguf_metadata lists the first 16 elements of an array
 
 def gguf_files():
     files = [VOCAB]
-    for sub in ("gguf_samples", "fixtures/models"):
-        d = BUILD / "fixtures" / sub
+    for d in (BUILD / "gguf_samples" / "gguf", FIXTURES / "models"):
         if d.is_dir():
             files += sorted(d.glob("*.gguf"))
     return files

@@ -7,7 +7,7 @@
 # The script runs in a scratch directory that holds:
 #   embed.so  -> the built extension   (scripts say `.load ./embed`)
 #   shared/   -> ../shared of the repo (real fixtures, read-only)
-#   models/   -> <build_dir>/fixtures/models (generated test models)
+#   models/   -> $EMBED_FIXTURES_DIR/models (generated test models)
 #   samples/  -> <build_dir>/gguf_samples
 # so that expected output never contains machine-specific paths.
 # Set SQL_TEST_UPDATE=1 to rewrite the .expected file (review the diff!).
@@ -21,7 +21,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 ln -s "$build/embed.so" "$work/embed.so"
 ln -s "$(cd "$src/.." && pwd)/shared" "$work/shared"
-ln -s "$build/fixtures/models" "$work/models"
+ln -s "${EMBED_FIXTURES_DIR:-$build/fixtures}/models" "$work/models"
 ln -s "$build/gguf_samples" "$work/samples"
 cp "$sql" "$work/test.sql"
 (cd "$work" && stdbuf -oL -eL sqlite3 -batch -init /dev/null :memory: < test.sql > out.txt 2>&1) || true

@@ -2,14 +2,15 @@
  * test_forward_golden: the engine against the independent numpy reference.
  *
  * tests/python/gen_models.py writes tiny bert / nomic-bert models of every
- * supported type into $EMBED_BUILD_DIR/fixtures/models, each with a .ref.bin
+ * supported type into $EMBED_FIXTURES_DIR/models, each with a .ref.bin
  * holding texts, the Hugging Face tokenizer's ids and the embeddings of
  * tests/python/reference_forward.py (numpy, weights dequantized by the PyPI
- * gguf package). Contract: /work/brief-fixtures.md.
+ * gguf package). Contract: docs/models.md.
  *
  * For every model and text: the C tokenizer's ids (after truncation to the
  * context length) equal the file's, and the pipeline's vector (file pooling,
- * L2-normalized) has cosine >= 1 - 1e-10 with the reference (see MIN_COSINE). For two models
+ * L2-normalized) has cosine >= 1 - 1e-10 (tiny models) or 1 - 1e-7 (others)
+ * with the reference (see MIN_COSINE_TINY). For two models
  * the naive twin is checked too, so a mistake shared by both C paths cannot
  * hide. The fixture directory is required (ctest FIXTURES_REQUIRED models):
  * no fixtures is a failure, not a skip.
@@ -32,11 +33,17 @@
 #include "tokenizer.h"
 
 /* The contract asks for cosine >= 0.99999. The float32 engine agrees with
- * the float64 reference to 1 - cos ~ 1e-13 on these models, and 0.99999 would
- * not even notice a tanh GELU in place of erf (measured: 1 - cos = 9e-9), so
- * the test holds the engine to 1 - 1e-10: a 700x margin over what is measured,
- * still 90x below that approximation's error. */
-#define MIN_COSINE (1.0 - 1e-10)
+ * the float64 reference far better, and 0.99999 would not even notice a tanh
+ * GELU in place of erf (measured on the tiny bert models: 1 - cos = 9e-9).
+ * So the tiny-* fixtures (2 layers, where float32 rounding gives 1 - cos ~
+ * 1e-13) are held to 1 - 1e-10: 700x above what is measured, 90x below that
+ * approximation's error. Float32 rounding grows with depth and width (12
+ * layers x 768, nomic-full-F16: 1 - cos up to 1.5e-9, the same with Haswell
+ * or SkylakeX kernels; the double-accumulating twin gets 1e-11), so any
+ * other model (all-MiniLM-L6-v2: 7.5e-13) is held to 1 - 1e-7, still 100x
+ * stricter than the contract. */
+#define MIN_COSINE_TINY (1.0 - 1e-10)
+#define MIN_COSINE_OTHER (1.0 - 1e-7)
 
 typedef struct ref_text {
     char *text;
@@ -119,8 +126,12 @@ static double cosine(const float *a, const float *b, size_t n)
 
 static const char *fixture_dir(char *buf, size_t cap)
 {
+    const char *f = getenv("EMBED_FIXTURES_DIR"); /* set by ctest */
     const char *b = getenv("EMBED_BUILD_DIR");
-    snprintf(buf, cap, "%s/fixtures/models", b && *b ? b : ".");
+    if (f && *f)
+        snprintf(buf, cap, "%s/models", f);
+    else
+        snprintf(buf, cap, "%s/fixtures/models", b && *b ? b : ".");
     return buf;
 }
 
@@ -133,6 +144,7 @@ static int cmp_str(const void *a, const void *b)
 static int check_model(const char *dir, const char *ref_name, bool with_twin)
 {
     int failures = 0;
+    const double min_cos = strncmp(ref_name, "tiny-", 5) == 0 ? MIN_COSINE_TINY : MIN_COSINE_OTHER;
     char ref_path[2048], model_path[2048];
     int n1 = snprintf(ref_path, sizeof ref_path, "%s/%s", dir, ref_name);
     int n2 = snprintf(model_path, sizeof model_path, "%s/%.*s.gguf", dir,
@@ -211,16 +223,16 @@ static int check_model(const char *dir, const char *ref_name, bool with_twin)
                 worst = c;
                 worst_i = i;
             }
-            if (!(c >= MIN_COSINE)) {
+            if (!(c >= min_cos)) {
                 print_error("%s text %u: cosine 1 - %.3g < 1 - %.3g; got [%.6f %.6f %.6f ...], want [%.6f "
                             "%.6f %.6f ...]\n",
-                            ref_name, i, 1.0 - c, 1.0 - MIN_COSINE, got[(size_t)i * r.dims],
+                            ref_name, i, 1.0 - c, 1.0 - min_cos, got[(size_t)i * r.dims],
                             got[(size_t)i * r.dims + 1], got[(size_t)i * r.dims + 2], r.t[i].vec[0],
                             r.t[i].vec[1], r.t[i].vec[2]);
                 failures++;
             }
         }
-        print_message("%-28s %2u texts, min cosine 1 - %.2e (text %u)\n", ref_name, r.n_texts,
+        print_message("%-32s %2u texts, min cosine 1 - %.2e (text %u)\n", ref_name, r.n_texts,
                       1.0 - worst, worst_i);
     }
     if (with_twin) {
@@ -232,7 +244,7 @@ static int check_model(const char *dir, const char *ref_name, bool with_twin)
                 continue;
             }
             double c = cosine(twin, r.t[i].vec, r.dims);
-            if (!(c >= MIN_COSINE)) {
+            if (!(c >= min_cos)) {
                 print_error("%s text %u: naive twin cosine 1 - %.3g\n", ref_name, i, 1.0 - c);
                 failures++;
             }

@@ -8,6 +8,7 @@
  * The remaining cases check properties that need no reference (equivalences,
  * bounds, truncation, errors) or small hand-checked values.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -568,6 +569,59 @@ static void test_10mb_inputs(void **state)
     free(buf);
 }
 
+/* An input over 4 GiB is refused before a byte is read (spans are 32-bit). */
+static void test_input_too_long(void **state)
+{
+    if (sizeof(size_t) <= 4)
+        skip();
+    emb_token_list l = {0};
+    emb_error err = {0};
+    size_t huge = (size_t)UINT32_MAX + 1;
+    assert_int_equal(emb_tokenize(TOK(state), "x", huge, true, &l, &err), EMB_ERR_RANGE);
+    assert_string_equal(err.msg, "tokenizer: input is 4294967296 bytes, maximum 4294967295");
+    assert_int_equal(l.n, 0);
+}
+
+/* One tokenizer shared by threads gives each the single-thread result. */
+typedef struct thread_job {
+    const emb_tokenizer *tok;
+    const char *text;
+    size_t len;
+    emb_token_list out;
+    int rc;
+} thread_job;
+
+static void *thread_main(void *arg)
+{
+    thread_job *job = arg;
+    for (int i = 0; i < 20 && job->rc == EMB_OK; i++) {
+        job->out.n = 0;
+        job->rc = emb_tokenize(job->tok, job->text, job->len, true, &job->out, NULL);
+    }
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    const char *text = "Grüße aus München! 한국어 東京 e\xCC\x81t\xC3\xA9 The quick brown fox, [SEP] unaffable.";
+    size_t len = strlen(text);
+    emb_token_list want = tokenize(TOK(state), text, len, true);
+    thread_job jobs[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (thread_job){TOK(state), text, len, {0}, EMB_OK};
+        assert_int_equal(pthread_create(&th[i], NULL, thread_main, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(jobs[i].rc, EMB_OK);
+        assert_int_equal(jobs[i].out.n, want.n);
+        assert_memory_equal(jobs[i].out.v, want.v, want.n * sizeof *want.v);
+        emb_token_list_free(&jobs[i].out);
+    }
+    emb_token_list_free(&want);
+}
+
 /* ---- construction ------------------------------------------------------------- */
 
 static emb_str S(const char *s)
@@ -632,6 +686,9 @@ static void test_create_errors(void **state)
     emb_special_ids zero = {0, 0, 0, 0};
     assert_null(emb_tokenizer_create(bad, 1, &zero, &err));
     assert_int_equal(err.code, EMB_ERR_RANGE);
+    assert_string_equal(err.msg, "tokenizer: token 0 has 3 bytes at NULL");
+    assert_null(emb_tokenizer_create(NULL, 1, &zero, &err));
+    assert_string_equal(err.msg, "tokenizer: the token array is NULL");
 
     emb_token_list l = {0};
     assert_int_equal(emb_tokenize(NULL, "x", 1, false, &l, &err), EMB_ERR_RANGE);
@@ -795,6 +852,8 @@ int main(void)
         cmocka_unit_test(test_embedded_nul),
         cmocka_unit_test(test_truncate),
         cmocka_unit_test(test_10mb_inputs),
+        cmocka_unit_test(test_input_too_long),
+        cmocka_unit_test(test_threads),
         cmocka_unit_test(test_gguf_fixture_specials),
     };
     const struct CMUnitTest plain[] = {
