@@ -7,13 +7,15 @@
 // the documented bound of 32 MiB for inputs up to 512 tokens at this
 // geometry (docs/node.md has the measured numbers).
 //
-// Allocator: the child runs with MALLOC_MMAP_THRESHOLD_=1048576, so that
-// glibc serves the engine's per-call workspace (17.8 MiB at 512 tokens) with
-// mmap and returns it on free. With glibc's default dynamic threshold the
-// workspace lands in the brk heap after the first large free: measured, the
-// heap then keeps ~18 MiB after the second 512-token input (peak +27..32
-// MiB), and in 5 of 11 runs under the test runner fragmentation grew it to
-// +47..+123 MiB. EMBED_TEST_DEFAULT_MALLOC=1 runs the child with glibc's
+// Allocator: the child runs with MALLOC_MMAP_THRESHOLD_=131072, glibc's
+// default threshold but fixed, so that every block of 128 KiB or more (the
+// engine's per-call workspace: 17.8 MiB at 512 tokens) is mmapped and
+// returned on free. glibc's default *dynamic* threshold rises to the size of
+// the largest block freed, after which the workspaces live in the brk heap,
+// interleaved with the Buffers V8 frees at its own pace: measured, the heap
+// then keeps +5..+18 MiB, and in 5 of 11 runs under the test runner it grew
+// to +47..+123 MiB. With the fixed threshold the numbers repeat to 0.5 MiB
+// from run to run. EMBED_TEST_DEFAULT_MALLOC=1 runs the child with glibc's
 // defaults (the bound is then asserted the same way).
 
 const test = require('node:test');
@@ -31,7 +33,7 @@ const DEFAULT_MALLOC = process.env.EMBED_TEST_DEFAULT_MALLOC === '1';
 
 function runChild(args) {
   const env = { ...process.env };
-  if (!DEFAULT_MALLOC) env.MALLOC_MMAP_THRESHOLD_ = String(1 << 20);
+  if (!DEFAULT_MALLOC) env.MALLOC_MMAP_THRESHOLD_ = String(128 * 1024);
   return new Promise((resolve, reject) => {
     execFile(process.execPath,
       ['--max-old-space-size=48', '--expose-gc', path.join(__dirname, 'memory-child.js'), JSON.stringify(args)],
@@ -53,7 +55,7 @@ test(`${N_TEXTS} texts through the full nomic model under --max-old-space-size=4
   const peakExtra = r.peakAnon.loop - r.base.anon;
   const endExtra = r.end.anon - r.base.anon;
   const fileGrowth = r.load.file - r.base.file;
-  t.diagnostic(`allocator: ${DEFAULT_MALLOC ? 'glibc defaults' : 'MALLOC_MMAP_THRESHOLD_=1048576'}`);
+  t.diagnostic(`allocator: ${DEFAULT_MALLOC ? 'glibc defaults' : 'MALLOC_MMAP_THRESHOLD_=131072'}`);
   t.diagnostic(`V8 heap limit ${r.maxOldSpaceMB.toFixed(0)} MiB (old space 48 + young generation)`);
   t.diagnostic(`heapUsed: ${mb(r.base.heapUsed)} before, ${mb(r.load.heapUsed)} with the model loaded, `
     + `${mb(r.end.heapUsed)} after ${r.n} texts (growth ${(heapGrowth / 1024).toFixed(0)} KiB)`);
