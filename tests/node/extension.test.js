@@ -135,7 +135,7 @@ test('errors surface as SqliteError with the SQL message; the connection keeps w
     ['SELECT embed(?, ?, ?)', ['bert', TEXT, '{"dims":9999}'], /^embed: dims is 9999, but model 'bert' has 256 dimensions$/],
     ['SELECT embed(?, ?, ?)', ['bert', TEXT, '{"bogus":1}'], /^embed: unknown option "bogus"/],
     ['SELECT embed(?, ?, ?)', ['bert', 'word '.repeat(100), '{"truncate":false}'],
-      /^embed: model 'bert': .*102 tokens, maximum 64/],
+      /^embed: model 'bert': the text has 102 tokens \(with \[CLS\] and \[SEP\]\), maximum 64; truncation is off$/],
     // over the input limit (regression: the message's %zu crashed the host)
     ['SELECT embed(?, ?)', ['bert', 'x'.repeat(16 * 1024 * 1024 + 1)], /^embed: input is 16777217 bytes, maximum 16777216$/],
     ['SELECT embed_similarity(?, ?)', [Buffer.alloc(4), Buffer.alloc(8)], /^embed_similarity: vectors have 1 and 2 dimensions$/],

@@ -5,7 +5,7 @@
 // embed.so and, after ctest's gen_models fixture, fixtures/models/*.gguf.
 // Default: <repo>/build. Model files that the C suite does not make are made
 // here once and cached:
-//   all-MiniLM-L6-v2.f16.gguf  models/ (tools/prepare-minilm.sh), else the
+//   all-MiniLM-L6-v2.f16.gguf  models/ (tools/prepare_minilm.sh), else the
 //                              ctest fixture copy in $EMBED_BUILD_DIR/fixtures/models
 //   nomic-full-F16.gguf        $EMBED_BUILD_DIR/fixtures/nomic-full/ (gen_models.py
 //                              --full-nomic; its own directory so that the
@@ -38,15 +38,15 @@ function tinyModel(name) {
     'run ctest once (its gen_models fixture writes the tiny models) or tests/python/gen_models.py --out ' + TINY_MODELS);
 }
 
-// The real all-MiniLM-L6-v2 (F16). Made by tools/prepare-minilm.sh when no
+// The real all-MiniLM-L6-v2 (F16). Made by tools/prepare_minilm.sh when no
 // copy exists yet.
 function miniLM() {
   const candidates = [path.join(REPO, 'models', MINILM_NAME), path.join(TINY_MODELS, MINILM_NAME)];
   for (const c of candidates) if (fs.existsSync(c)) return c;
-  const script = path.join(REPO, 'tools', 'prepare-minilm.sh');
+  const script = path.join(REPO, 'tools', 'prepare_minilm.sh');
   requireFile(script, `no ${MINILM_NAME} in ${candidates.join(' or ')}`);
   execFileSync('bash', [script], { cwd: REPO, stdio: ['ignore', 'inherit', 'inherit'] });
-  return requireFile(candidates[0], `tools/prepare-minilm.sh did not write ${candidates[0]}`);
+  return requireFile(candidates[0], `tools/prepare_minilm.sh did not write ${candidates[0]}`);
 }
 
 // The full-size nomic-geometry model (768 wide, 12 layers, F16, ~274 MB).

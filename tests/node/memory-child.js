@@ -50,6 +50,21 @@ const sampler = new Worker(`
     Atomics.wait(ctl, 1, 0, 5);
   }`, { eval: true, workerData: { peaks, ctl } });
 
+// Anonymous mappings holding more than 2 MiB, largest first: what to look
+// at when the bound is exceeded ([heap] = malloc's brk heap, unnamed = mmap).
+function bigAnonMappings() {
+  const out = [];
+  let current = null;
+  for (const line of require('node:fs').readFileSync('/proc/self/smaps', 'latin1').split('\n')) {
+    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) current = line.replace(/\s+/g, ' ').trim();
+    else if (line.startsWith('Anonymous:')) {
+      const kB = Number(line.split(/\s+/)[1]);
+      if (kB > 2048) out.push({ kB, mapping: current });
+    }
+  }
+  return out.sort((a, b) => b.kB - a.kB);
+}
+
 function snapshot() {
   global.gc();
   const p = procMemory();
@@ -111,6 +126,7 @@ async function main() {
   }
   const loopMs = performance.now() - t;
   const end = snapshot();
+  end.bigAnon = bigAnonMappings();
   Atomics.store(ctl, 1, 1);
   Atomics.notify(ctl, 1);
   await new Promise((resolve) => sampler.once('exit', resolve));
