@@ -5,6 +5,7 @@
  * L = length of one sequence. All activations are row-major, one token per row.
  */
 #include "forward.h"
+#include "page_alloc.h"
 
 #include <limits.h>
 #include <math.h>
@@ -503,6 +504,7 @@ emb_code emb_forward(float *out, const emb_model *m, const emb_seq *seqs, size_t
 {
     emb_code rc;
     char *base = NULL;
+    size_t base_bytes = 0;
     if ((rc = emb_forward_check(m, seqs, n_seqs, pooling, err)) != EMB_OK)
         goto end;
     if (n_seqs == 0)
@@ -534,7 +536,8 @@ emb_code emb_forward(float *out, const emb_model *m, const emb_seq *seqs, size_t
         rc = emb_error_set(err, EMB_ERR_RANGE, "forward: workspace for %zu tokens overflows", T);
         goto end;
     }
-    base = aligned_alloc(WS_ALIGN, plan.total);
+    base = emb_pages_alloc(plan.total); /* page-aligned, so WS_ALIGN holds */
+    base_bytes = plan.total;
     if (!base) {
         rc = emb_error_set(err, EMB_ERR_NOMEM, "forward: cannot allocate %zu bytes of workspace for "
                                                "%zu tokens",
@@ -556,6 +559,6 @@ emb_code emb_forward(float *out, const emb_model *m, const emb_seq *seqs, size_t
     pool(out, m, seqs, n_seqs, pooling, &ws);
     rc = EMB_OK;
 end:
-    free(base);
+    emb_pages_free(base, base_bytes);
     return rc;
 }

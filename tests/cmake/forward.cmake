@@ -4,7 +4,7 @@
 # it: the allocator entry points are wrapped at link time.
 if(TARGET test_forward_memory)
   target_link_options(test_forward_memory PRIVATE
-    "-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc,--wrap=free")
+    "-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc,--wrap=free,--wrap=emb_pages_alloc,--wrap=emb_pages_free")
 endif()
 
 # The golden test needs the models and .ref.bin files that tests/cmake/models.cmake

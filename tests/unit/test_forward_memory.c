@@ -6,7 +6,9 @@
  * tests/cmake/forward.cmake links this executable with
  * -Wl,--wrap=malloc,... so that every allocation made by the engine's code
  * (static library linked in here) passes through the counters below. The
- * counters add malloc_usable_size() of live blocks and keep the peak.
+ * counters add malloc_usable_size() of live blocks and keep the peak. The
+ * forward workspace comes from page_alloc (mmap, so that the host's malloc
+ * never keeps it); --wrap=emb_pages_alloc,emb_pages_free counts it too.
  * OpenBLAS (dlopen()ed) allocates through libc directly and is not counted:
  * its buffers are its own, sized by its thread count, not by our input.
  */
@@ -31,6 +33,8 @@ void *__real_calloc(size_t n, size_t k);
 void *__real_realloc(void *p, size_t n);
 void *__real_aligned_alloc(size_t a, size_t n);
 void __real_free(void *p);
+void *__real_emb_pages_alloc(size_t n);
+void __real_emb_pages_free(void *p, size_t n);
 
 static size_t g_live, g_peak;
 
@@ -85,6 +89,24 @@ void __wrap_free(void *p)
 {
     count_out(p);
     __real_free(p);
+}
+
+void *__wrap_emb_pages_alloc(size_t n)
+{
+    void *p = __real_emb_pages_alloc(n);
+    if (p) {
+        g_live += n;
+        if (g_live > g_peak)
+            g_peak = g_live;
+    }
+    return p;
+}
+
+void __wrap_emb_pages_free(void *p, size_t n)
+{
+    if (p)
+        g_live -= n;
+    __real_emb_pages_free(p, n);
 }
 
 /* One 512-token sequence through a nomic-geometry layer (768 wide, n_ff
