@@ -2,10 +2,10 @@
 // The V8 proof: a Node process with a 48 MB old-space limit embeds 500 texts
 // with the full-size nomic-geometry model (768 wide, 12 layers, F16, 274 MB
 // file). The model lives in a read-only file mapping, the per-call working
-// memory in native malloc, the result in one Buffer per row: the V8 heap does
-// not grow, and the private (anonymous) memory the engine adds stays within
-// the documented bound of 32 MiB for inputs up to 512 tokens at this
-// geometry (docs/node.md has the measured numbers).
+// memory in a private mapping of the engine, the result in one Buffer per
+// row: the V8 heap does not grow, and the private (anonymous) memory the
+// engine adds stays within the documented bound of 32 MiB for inputs up to
+// 512 tokens at this geometry (docs/node.md has the measured numbers).
 //
 // Allocator: the child runs with glibc's defaults, as a user's process does.
 // The engine's per-call workspace (17.8 MiB at 512 tokens) is a private
