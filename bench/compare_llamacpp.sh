@@ -10,7 +10,7 @@
 # Environment:
 #   LCPP_VERSION   llama-cpp-python version whose sdist vendors llama.cpp (0.3.36)
 #   JOBS           build parallelism (2)
-#   RUNS           interleaved process runs per measurement (5)
+#   RUNS           interleaved process runs per measurement (3)
 #   THREADS        thread counts to measure (1,2)
 #   BLAS=1         also build llama.cpp with -DGGML_BLAS=ON (OpenBLAS) and time it
 #   SKIP_SPEED=1   only the correctness cross-check
@@ -24,7 +24,7 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 W=${1:-/tmp/lcpp-compare}
 LCPP_VERSION=${LCPP_VERSION:-0.3.36}
 JOBS=${JOBS:-2}
-RUNS=${RUNS:-5}
+RUNS=${RUNS:-3}
 THREADS=${THREADS:-1,2}
 mkdir -p "$W"
 W=$(cd "$W" && pwd)
@@ -77,44 +77,58 @@ mkdir -p "$M"
 [ -f "$M/all-MiniLM-L6-v2.f16.gguf" ] || sh "$REPO/tools/prepare_minilm.sh" "$M"
 [ -f "$M/nomic-full-F16.gguf" ] ||
     python3 "$REPO/tests/python/gen_models.py" --out "$M" --full-nomic --only nomic-full-F16 -q
+TINY="tiny-bert-F32 tiny-bert-F16 tiny-bert-Q8_0 tiny-bert-Q4_K tiny-bert-mixed
+      tiny-nomic-F32 tiny-nomic-F16 tiny-nomic-Q8_0 tiny-nomic-Q4_K"
 [ -f "$M/tiny-nomic-Q4_K.gguf" ] ||
-    python3 "$REPO/tests/python/gen_models.py" --out "$M" -q \
-        --only tiny-bert-Q8_0 tiny-bert-Q4_K tiny-nomic-Q8_0 tiny-nomic-Q4_K tiny-bert-mixed
+    python3 "$REPO/tests/python/gen_models.py" --out "$M" -q --only $TINY
+# llama.cpp aborts on non-F32 token_types / 1-D tensors (our fixtures have them):
+# *.lc.gguf are copies with those in F32, every matrix unchanged
+for f in nomic-full-F16 $TINY; do
+    [ -f "$M/$f.lc.gguf" ] || python3 "$REPO/bench/compare_llamacpp.py" llamafy "$M/$f.gguf" "$M/$f.lc.gguf"
+done
+# the same random nomic weights in F32 (F16 -> F32 is exact): isolates what F16 costs
+[ -f "$M/nomic-full-F32.lc.gguf" ] ||
+    python3 "$REPO/bench/compare_llamacpp.py" llamafy --all "$M/nomic-full-F16.gguf" "$M/nomic-full-F32.lc.gguf"
 # a real mixed-type file: 384-wide rows are not whole 256-blocks, so llama-quantize
 # falls back to Q5_0/Q8_0 there and uses Q4_K/Q6_K only on ffn_down (1536 wide)
 [ -f "$M/all-MiniLM-L6-v2.q4_k_m.gguf" ] ||
     "$W/bin/llama-quantize" "$M/all-MiniLM-L6-v2.f32.gguf" \
         "$M/all-MiniLM-L6-v2.q4_k_m.gguf" Q4_K_M >"$M/quantize.log" 2>&1
-python3 - "$M/all-MiniLM-L6-v2.q4_k_m.gguf" <<'EOF'
+python3 - "$M/all-MiniLM-L6-v2.q4_k_m.gguf" <<'PY'
 import collections, sys
 from gguf import GGUFReader
 r = GGUFReader(sys.argv[1])
-c = collections.Counter(t.tensor_type.name for t in r.tensors)
-print("all-MiniLM-L6-v2.q4_k_m.gguf tensor types:", dict(c))
-EOF
+print("all-MiniLM-L6-v2.q4_k_m.gguf tensor types:",
+      dict(collections.Counter(t.tensor_type.name for t in r.tensors)))
+PY
 
-say "correctness: llama-embedding vs embed_json() (1 - cosine per text)"
+MODELS=""
+for f in all-MiniLM-L6-v2.f32 all-MiniLM-L6-v2.f16 all-MiniLM-L6-v2.q8_0 all-MiniLM-L6-v2.q4_k_m \
+    nomic-full-F32.lc nomic-full-F16.lc; do
+    MODELS="$MODELS --model $M/$f.gguf"
+done
+BASE="--baseline $M/all-MiniLM-L6-v2.f32.gguf --baseline $M/nomic-full-F32.lc.gguf"
+say "correctness: llama-embedding (defaults: flash attention auto) vs embed_json()"
+python3 "$REPO/bench/compare_llamacpp.py" crosscheck --llama "$LLAMA" --ext "$EXT" $BASE $MODELS \
+    $(for f in $TINY; do echo "--model $M/$f.lc.gguf"; done)
+say "correctness, llama.cpp with -fa off (attention in F32 instead of F16)"
 python3 "$REPO/bench/compare_llamacpp.py" crosscheck --llama "$LLAMA" --ext "$EXT" \
-    --model "$M/all-MiniLM-L6-v2.f32.gguf" --model "$M/all-MiniLM-L6-v2.f16.gguf" \
-    --model "$M/all-MiniLM-L6-v2.q8_0.gguf" --model "$M/all-MiniLM-L6-v2.q4_k_m.gguf" \
-    --model "$M/nomic-full-F16.gguf" --model "$M/tiny-bert-Q8_0.gguf" \
-    --model "$M/tiny-bert-Q4_K.gguf" --model "$M/tiny-bert-mixed.gguf" \
-    --model "$M/tiny-nomic-Q8_0.gguf" --model "$M/tiny-nomic-Q4_K.gguf"
+    --llama-arg=-fa --llama-arg=off $BASE $MODELS
 
 [ "${SKIP_SPEED:-0}" = 1 ] && exit 0
 
 say "speed (load before: $(cat /proc/loadavg))"
 python3 "$REPO/bench/compare_llamacpp.py" texts "$W/speed_texts.txt"
-python3 "$REPO/bench/compare_llamacpp.py" speed --llama "$LLAMA" --bench "$BENCH" --ext "$EXT" \
-    --texts "$W/speed_texts.txt" --runs "$RUNS" --threads "$THREADS" \
+SPEED="--bench $BENCH --ext $EXT --texts $W/speed_texts.txt --runs $RUNS --threads $THREADS"
+python3 "$REPO/bench/compare_llamacpp.py" speed --llama "$LLAMA" $SPEED --reps 3 \
     --model "$M/all-MiniLM-L6-v2.f32.gguf" --model "$M/all-MiniLM-L6-v2.f16.gguf" \
-    --model "$M/all-MiniLM-L6-v2.q8_0.gguf" --model "$M/all-MiniLM-L6-v2.q4_k_m.gguf" \
-    --model "$M/nomic-full-F16.gguf"
+    --model "$M/all-MiniLM-L6-v2.q8_0.gguf" --model "$M/all-MiniLM-L6-v2.q4_k_m.gguf"
+python3 "$REPO/bench/compare_llamacpp.py" speed --llama "$LLAMA" $SPEED --reps 2 \
+    --model "$M/nomic-full-F16.lc.gguf"
 if [ "${BLAS:-0}" = 1 ]; then
-    say "speed, llama.cpp built with OpenBLAS"
+    say "speed, llama.cpp built with -DGGML_BLAS=ON (OpenBLAS)"
     python3 "$REPO/bench/compare_llamacpp.py" speed --llama "$W/bin/llama-embedding-blas" \
-        --bench "$BENCH" --ext "$EXT" --texts "$W/speed_texts.txt" --runs "$RUNS" \
-        --threads "$THREADS" --no-sql \
-        --model "$M/all-MiniLM-L6-v2.f16.gguf" --model "$M/nomic-full-F16.gguf"
+        $SPEED --reps 3 --no-sql \
+        --model "$M/all-MiniLM-L6-v2.f16.gguf" --model "$M/all-MiniLM-L6-v2.q8_0.gguf"
 fi
 say "done (load after: $(cat /proc/loadavg))"
