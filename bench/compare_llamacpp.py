@@ -240,8 +240,10 @@ def llama_run(llama, model, prompt, threads, mode, n_tokens):
         ctx, np_ = "24", "2"
     else:
         ctx, np_ = str(-(-n_tokens // 64) * 64), "64"
+    # --embd-output-format none: no vectors, no similarity matrix printed (printing goes
+    # through llama.cpp's log queue one number at a time and would dominate its CPU time)
     cmd = [llama, "-m", model, "-f", prompt, "--embd-normalize", "2", "--embd-output-format",
-           "array", "-c", ctx, "-b", ctx, "-ub", ctx, "-np", np_,
+           "none", "-c", ctx, "-b", ctx, "-ub", ctx, "-np", np_,
            "-t", str(threads), "-tb", str(threads), "-lv", "5"]  # 5: llama_perf timings
     with open(os.devnull, "w") as null, tempfile.TemporaryFile(mode="w+") as err:
         p = subprocess.Popen(cmd, stdout=null, stderr=err)
@@ -259,7 +261,8 @@ def llama_speed(llama, model, prompt1, prompt, n_texts, n_tokens, threads, mode,
     mode one: every text is its own forward; all: each copy of the texts is
     one forward (both checked in the log).
     Returns (wall ms/text, CPU ms/text): wall from llama_perf's 'prompt eval
-    time' of the long run (graph build + compute, no tokenization, no load);
+    time' of the long run (compute of the batches after the first, per token,
+    times the average tokens per text; no tokenization, no load);
     CPU = the difference of the two processes' CPU times (load, warm-up and
     one pass cancel) / ((reps - 1) * n_texts)."""
     log, cpu = llama_run(llama, model, prompt, threads, mode, n_tokens)
@@ -270,8 +273,15 @@ def llama_speed(llama, model, prompt1, prompt, n_texts, n_tokens, threads, mode,
     m = re.search(r"prompt eval time =\s*([\d.]+) ms /\s*(\d+) tokens", log)
     if not m:
         raise RuntimeError("no 'prompt eval time' in llama-embedding's log")
+    # llama_perf counts the tokens of every batch but not the time of the first one
+    # (measured: one batch of 1072 tokens -> "0.00 ms / 1072 tokens"; 4 batches ->
+    # the time of 3), so divide by the tokens of the batches after the first
+    ms, counted = float(m.group(1)), int(m.group(2))
+    first = n_tokens if mode == "all" else n_tokens / n_texts  # "one": ~ one text
+    if counted != reps * n_tokens:
+        raise RuntimeError(f"llama_perf counted {counted} tokens, expected {reps * n_tokens}")
     _, cpu1 = llama_run(llama, model, prompt1, threads, mode, n_tokens)
-    return float(m.group(1)) / (n_texts * reps), (cpu - cpu1) * 1e3 / ((reps - 1) * n_texts)
+    return ms / (counted - first) * n_tokens / n_texts, (cpu - cpu1) * 1e3 / ((reps - 1) * n_texts)
 
 
 def ours_speed(bench, model, texts_file, threads, mode, reps):
