@@ -16,7 +16,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const Database = require('better-sqlite3');
-const { REPO, BUILD_DIR, tinyModel } = require('./helpers');
+const { REPO, BUILD_DIR, tinyModel, miniLM } = require('./helpers');
 
 const INSTALL_SCRIPT = path.join(REPO, 'tools', 'npm-install.js');
 const REPO_EXTENSION = path.join(REPO, 'build', 'embed.so');
@@ -153,5 +153,30 @@ test('npm install of the packed package builds the extension and loads it', { ti
   sqliteEmbed.load(db);
   assert.match(db.prepare('SELECT embed_version() AS v').get().v, /^v\d/);
   db.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('the five lines of docs/node.md run as written', () => {
+  const doc = fs.readFileSync(path.join(REPO, 'docs', 'node.md'), 'utf8');
+  const snippet = /## The five lines\n\n```js\n([\s\S]*?)```/.exec(doc);
+  assert.ok(snippet, 'docs/node.md has no "The five lines" code block');
+  const lines = snippet[1].trim().split('\n');
+  assert.equal(lines.length, 5);
+  // run them in a scratch directory where models/ holds MiniLM and
+  // require('sqlite-embed') is the repository
+  const dir = scratchDir();
+  fs.mkdirSync(path.join(dir, 'models'));
+  fs.symlinkSync(miniLM(), path.join(dir, 'models', 'all-MiniLM-L6-v2.f16.gguf'));
+  fs.mkdirSync(path.join(dir, 'modules'));
+  fs.symlinkSync(REPO, path.join(dir, 'modules', 'sqlite-embed'), 'dir');
+  const program = `${snippet[1]}\nprocess.stdout.write(JSON.stringify({ bytes: blob.length, dims: vector.length, first: vector[0] }));`;
+  const r = runNode(['-e', program], {
+    cwd: dir,
+    env: { ...process.env, NODE_PATH: [path.join(dir, 'modules'), path.join(__dirname, 'node_modules')].join(path.delimiter) },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.deepEqual([out.bytes, out.dims], [384 * 4, 384]);
+  assert.ok(Number.isFinite(out.first) && out.first !== 0);
   fs.rmSync(dir, { recursive: true, force: true });
 });
