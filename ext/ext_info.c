@@ -4,6 +4,7 @@
  */
 #include "ext_common.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "blas.h"
@@ -63,8 +64,13 @@ static void fn_embed_debug(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 static void fn_embed_threads(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     (void)argc;
-    if (sqlite3_value_type(argv[0]) != SQLITE_INTEGER) {
-        ext_ctx_error(ctx, "embed_threads: n must be an INTEGER between 1 and 256");
+    /* Whole REALs are accepted: some drivers (better-sqlite3) bind every
+     * JavaScript number as REAL. */
+    int type = sqlite3_value_type(argv[0]);
+    double d = sqlite3_value_double(argv[0]);
+    bool whole_real = type == SQLITE_FLOAT && d >= -1e15 && d <= 1e15 && d == (double)(sqlite3_int64)d;
+    if (type != SQLITE_INTEGER && !whole_real) {
+        ext_ctx_error(ctx, "embed_threads: n must be a whole number between 1 and 256");
         return;
     }
     sqlite3_int64 n = sqlite3_value_int64(argv[0]);

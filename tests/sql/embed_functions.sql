@@ -76,3 +76,9 @@ SELECT embed('big', CAST(zeroblob(17000000) AS TEXT));
 SELECT embed_token_count(CAST(zeroblob(70000000) AS TEXT), 'big');
 SELECT count(*) FROM embed_tokens(CAST(zeroblob(70000000) AS TEXT), 'big');
 SELECT 'still alive';
+-- embed_threads: whole numbers only (a whole REAL is fine: drivers bind JS numbers as REAL)
+SELECT embed_threads(1) AS one, embed_threads(2.0) AS two_real;
+SELECT embed_threads(1.5);
+SELECT embed_threads(1e300);
+SELECT embed_threads(0);
+SELECT embed_threads('2');
