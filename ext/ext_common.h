@@ -37,6 +37,18 @@ int ext_vtab_error(sqlite3_vtab *vtab, const char *fmt, ...)
  * JSON string literal (quotes, escapes, invalid UTF-8 -> U+FFFD). */
 void ext_json_append_string(sqlite3_str *out, const char *s, size_t n);
 
+/* One row of a file's function table: registered by ext_register_functions
+ * with SQLITE_UTF8 | flags. Each table states why each flag set was chosen. */
+typedef struct ext_function {
+    const char *name;
+    int n_arg;
+    int flags;
+    void (*fn)(sqlite3_context *, int, sqlite3_value **);
+} ext_function;
+
+/* Register n functions; stops at and returns the first failure's code. */
+int ext_register_functions(sqlite3 *db, const ext_function *fns, size_t n);
+
 /* Registration, one per ext/ file; each returns an SQLite result code. */
 int ext_register_info_functions(sqlite3 *db);
 int ext_register_gguf_vtabs(sqlite3 *db);

@@ -375,12 +375,7 @@ static void fn_embed_unload(sqlite3_context *ctx, int argc, sqlite3_value **argv
 
 int ext_register_embed_functions(sqlite3 *db)
 {
-    static const struct {
-        const char *name;
-        int n_arg;
-        int flags;
-        void (*fn)(sqlite3_context *, int, sqlite3_value **);
-    } FUNCS[] = {
+    static const ext_function FUNCS[] = {
         /* Reads only files registered through DIRECTONLY embed_models or the
          * environment: usable from triggers (auto-embedding on INSERT). */
         {"embed", 1, 0, fn_embed},
@@ -392,11 +387,5 @@ int ext_register_embed_functions(sqlite3 *db)
         /* process-wide side effect */
         {"embed_unload", 1, SQLITE_DIRECTONLY, fn_embed_unload},
     };
-    for (size_t i = 0; i < sizeof FUNCS / sizeof FUNCS[0]; i++) {
-        int rc = sqlite3_create_function_v2(db, FUNCS[i].name, FUNCS[i].n_arg, SQLITE_UTF8 | FUNCS[i].flags,
-                                            NULL, FUNCS[i].fn, NULL, NULL, NULL);
-        if (rc != SQLITE_OK)
-            return rc;
-    }
-    return SQLITE_OK;
+    return ext_register_functions(db, FUNCS, sizeof FUNCS / sizeof FUNCS[0]);
 }

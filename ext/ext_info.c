@@ -89,12 +89,7 @@ static void fn_embed_threads(sqlite3_context *ctx, int argc, sqlite3_value **arg
 
 int ext_register_info_functions(sqlite3 *db)
 {
-    static const struct {
-        const char *name;
-        int n_arg;
-        int flags;
-        void (*fn)(sqlite3_context *, int, sqlite3_value **);
-    } FUNCS[] = {
+    static const ext_function FUNCS[] = {
         /* constant: safe anywhere, including untrusted schemas */
         {"embed_version", 0, SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, fn_embed_version},
         /* loads OpenBLAS: a side effect a schema should not trigger */
@@ -102,11 +97,5 @@ int ext_register_info_functions(sqlite3 *db)
         /* changes process-wide state */
         {"embed_threads", 1, SQLITE_DIRECTONLY, fn_embed_threads},
     };
-    for (size_t i = 0; i < sizeof FUNCS / sizeof FUNCS[0]; i++) {
-        int rc = sqlite3_create_function_v2(db, FUNCS[i].name, FUNCS[i].n_arg, SQLITE_UTF8 | FUNCS[i].flags,
-                                            NULL, FUNCS[i].fn, NULL, NULL, NULL);
-        if (rc != SQLITE_OK)
-            return rc;
-    }
-    return SQLITE_OK;
+    return ext_register_functions(db, FUNCS, sizeof FUNCS / sizeof FUNCS[0]);
 }

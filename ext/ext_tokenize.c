@@ -372,24 +372,16 @@ static const sqlite3_module TOKENS_MODULE = {
 
 int ext_register_tokenize_functions(sqlite3 *db)
 {
-    static const struct {
-        const char *name;
-        int n_arg;
-        void (*fn)(sqlite3_context *, int, sqlite3_value **);
-    } FUNCS[] = {
-        {"embed_tokenize", 1, fn_embed_tokenize},
-        {"embed_tokenize", 2, fn_embed_tokenize},
-        {"embed_token_count", 1, fn_embed_token_count},
-        {"embed_token_count", 2, fn_embed_token_count},
-    };
     /* DIRECTONLY: a path argument opens a file. Not DETERMINISTIC: the
      * registry (and the default model) can change between calls. */
-    for (size_t i = 0; i < sizeof FUNCS / sizeof FUNCS[0]; i++) {
-        int rc = sqlite3_create_function_v2(db, FUNCS[i].name, FUNCS[i].n_arg,
-                                            SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL, FUNCS[i].fn,
-                                            NULL, NULL, NULL);
-        if (rc != SQLITE_OK)
-            return rc;
-    }
+    static const ext_function FUNCS[] = {
+        {"embed_tokenize", 1, SQLITE_DIRECTONLY, fn_embed_tokenize},
+        {"embed_tokenize", 2, SQLITE_DIRECTONLY, fn_embed_tokenize},
+        {"embed_token_count", 1, SQLITE_DIRECTONLY, fn_embed_token_count},
+        {"embed_token_count", 2, SQLITE_DIRECTONLY, fn_embed_token_count},
+    };
+    int rc = ext_register_functions(db, FUNCS, sizeof FUNCS / sizeof FUNCS[0]);
+    if (rc != SQLITE_OK)
+        return rc;
     return sqlite3_create_module(db, "embed_tokens", &TOKENS_MODULE, NULL);
 }

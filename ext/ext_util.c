@@ -102,3 +102,14 @@ void ext_json_append_string(sqlite3_str *out, const char *s, size_t n)
     }
     sqlite3_str_appendchar(out, 1, '"');
 }
+
+int ext_register_functions(sqlite3 *db, const ext_function *fns, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = sqlite3_create_function_v2(db, fns[i].name, fns[i].n_arg, SQLITE_UTF8 | fns[i].flags,
+                                            NULL, fns[i].fn, NULL, NULL, NULL);
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    return SQLITE_OK;
+}

@@ -67,7 +67,9 @@ static void fn_embed_similarity(sqlite3_context *ctx, int argc, sqlite3_value **
 
 int ext_register_vector_functions(sqlite3 *db)
 {
-    return sqlite3_create_function_v2(db, "embed_similarity", 2,
-                                      SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
-                                      fn_embed_similarity, NULL, NULL, NULL);
+    static const ext_function FUNCS[] = {
+        /* pure computation on its arguments */
+        {"embed_similarity", 2, SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, fn_embed_similarity},
+    };
+    return ext_register_functions(db, FUNCS, sizeof FUNCS / sizeof FUNCS[0]);
 }
