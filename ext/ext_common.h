@@ -37,6 +37,16 @@ int ext_vtab_error(sqlite3_vtab *vtab, const char *fmt, ...)
  * JSON string literal (quotes, escapes, invalid UTF-8 -> U+FFFD). */
 void ext_json_append_string(sqlite3_str *out, const char *s, size_t n);
 
+/* Virtual-table plumbing shared by every table in ext/ (all of them open
+ * files or process state, so all are SQLITE_VTAB_DIRECTONLY):
+ * ext_vtab_connect declares `schema` and allocates a zeroed vtab of `size`
+ * bytes (a struct starting with sqlite3_vtab); ext_vtab_free releases it
+ * (xDisconnect / xDestroy); ext_cursor_alloc allocates a zeroed cursor of
+ * `size` bytes (a struct starting with sqlite3_vtab_cursor). */
+int ext_vtab_connect(sqlite3 *db, const char *schema, size_t size, sqlite3_vtab **out);
+int ext_vtab_free(sqlite3_vtab *vt);
+int ext_cursor_alloc(size_t size, sqlite3_vtab_cursor **out);
+
 /* One row of a file's function table: registered by ext_register_functions
  * with SQLITE_UTF8 | flags. Each table states why each flag set was chosen. */
 typedef struct ext_function {

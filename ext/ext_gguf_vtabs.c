@@ -264,27 +264,12 @@ static const gguf_vtab_kind METADATA_KIND = {
 static int gv_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
                       sqlite3_vtab **out, char **err)
 {
-    (void)argc;
-    (void)argv;
+    (void)argc; (void)argv; (void)err;
     const gguf_vtab_kind *kind = aux;
-    int rc = sqlite3_declare_vtab(db, kind->schema);
-    if (rc != SQLITE_OK)
-        return rc;
-    gguf_vtab *vt = sqlite3_malloc(sizeof *vt);
-    if (!vt)
-        return SQLITE_NOMEM;
-    memset(vt, 0, sizeof *vt);
-    vt->kind = kind;
-    sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
-    *out = &vt->base;
-    (void)err;
-    return SQLITE_OK;
-}
-
-static int gv_disconnect(sqlite3_vtab *vtab)
-{
-    sqlite3_free(vtab);
-    return SQLITE_OK;
+    int rc = ext_vtab_connect(db, kind->schema, sizeof(gguf_vtab), out);
+    if (rc == SQLITE_OK)
+        ((gguf_vtab *)*out)->kind = kind;
+    return rc;
 }
 
 /* idxNum 1: the path argument is available to xFilter as argv[0].
@@ -323,12 +308,7 @@ static int gv_best_index(sqlite3_vtab *vtab, sqlite3_index_info *info)
 static int gv_open(sqlite3_vtab *vtab, sqlite3_vtab_cursor **out)
 {
     (void)vtab;
-    gguf_cursor *cur = sqlite3_malloc(sizeof *cur);
-    if (!cur)
-        return SQLITE_NOMEM;
-    memset(cur, 0, sizeof *cur);
-    *out = &cur->base;
-    return SQLITE_OK;
+    return ext_cursor_alloc(sizeof(gguf_cursor), out);
 }
 
 static int gv_close(sqlite3_vtab_cursor *base)
@@ -405,8 +385,8 @@ static const sqlite3_module GGUF_MODULE = {
     .xCreate = NULL, /* eponymous only */
     .xConnect = gv_connect,
     .xBestIndex = gv_best_index,
-    .xDisconnect = gv_disconnect,
-    .xDestroy = gv_disconnect,
+    .xDisconnect = ext_vtab_free,
+    .xDestroy = ext_vtab_free,
     .xOpen = gv_open,
     .xClose = gv_close,
     .xFilter = gv_filter,

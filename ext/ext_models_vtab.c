@@ -34,24 +34,10 @@ static int mv_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
                       sqlite3_vtab **out, char **err)
 {
     (void)aux; (void)argc; (void)argv; (void)err;
-    int rc = sqlite3_declare_vtab(db,
+    return ext_vtab_connect(db,
         "CREATE TABLE x(name TEXT, path TEXT, arch TEXT, n_embd INTEGER, n_layer INTEGER,"
-        " n_ctx INTEGER, n_vocab INTEGER, pooling TEXT, file_size INTEGER, loaded INTEGER)");
-    if (rc != SQLITE_OK)
-        return rc;
-    sqlite3_vtab *vt = sqlite3_malloc(sizeof *vt);
-    if (!vt)
-        return SQLITE_NOMEM;
-    memset(vt, 0, sizeof *vt);
-    sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
-    *out = vt;
-    return SQLITE_OK;
-}
-
-static int mv_disconnect(sqlite3_vtab *vt)
-{
-    sqlite3_free(vt);
-    return SQLITE_OK;
+        " n_ctx INTEGER, n_vocab INTEGER, pooling TEXT, file_size INTEGER, loaded INTEGER)",
+        sizeof(sqlite3_vtab), out);
 }
 
 static int mv_best_index(sqlite3_vtab *vt, sqlite3_index_info *info)
@@ -65,12 +51,7 @@ static int mv_best_index(sqlite3_vtab *vt, sqlite3_index_info *info)
 static int mv_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **out)
 {
     (void)vt;
-    models_cursor *cur = sqlite3_malloc(sizeof *cur);
-    if (!cur)
-        return SQLITE_NOMEM;
-    memset(cur, 0, sizeof *cur);
-    *out = &cur->base;
-    return SQLITE_OK;
+    return ext_cursor_alloc(sizeof(models_cursor), out);
 }
 
 static int mv_close(sqlite3_vtab_cursor *base)
@@ -182,8 +163,8 @@ static const sqlite3_module MODELS_MODULE = {
     .xCreate = NULL, /* eponymous only */
     .xConnect = mv_connect,
     .xBestIndex = mv_best_index,
-    .xDisconnect = mv_disconnect,
-    .xDestroy = mv_disconnect,
+    .xDisconnect = ext_vtab_free,
+    .xDestroy = ext_vtab_free,
     .xOpen = mv_open,
     .xClose = mv_close,
     .xFilter = mv_filter,

@@ -306,3 +306,21 @@ void registry_release(registry_lease *lease)
     lease_drop_locked(lease);
     pthread_mutex_unlock(&g_lock);
 }
+
+/* When the extension is unloaded (the last connection that loaded it closes,
+ * or the process exits), unregister everything, exactly as DELETE FROM
+ * embed_models would: models no call is using are unmapped; a call still in
+ * flight keeps its lease and frees the model when it returns. Without this the
+ * registry would be unreachable memory (and mappings) once the code is gone. */
+__attribute__((destructor)) static void registry_clear_on_unload(void)
+{
+    pthread_mutex_lock(&g_lock);
+    registry_entry *e = g_entries;
+    g_entries = NULL;
+    while (e) {
+        registry_entry *next = e->next;
+        entry_free(e);
+        e = next;
+    }
+    pthread_mutex_unlock(&g_lock);
+}

@@ -196,24 +196,10 @@ static int tk_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
                       sqlite3_vtab **out, char **err)
 {
     (void)aux; (void)argc; (void)argv; (void)err;
-    int rc = sqlite3_declare_vtab(db,
+    return ext_vtab_connect(db,
         "CREATE TABLE x(i INTEGER, id INTEGER, piece TEXT, start INTEGER, \"end\" INTEGER,"
-        " text HIDDEN, model HIDDEN)");
-    if (rc != SQLITE_OK)
-        return rc;
-    sqlite3_vtab *vt = sqlite3_malloc(sizeof *vt);
-    if (!vt)
-        return SQLITE_NOMEM;
-    memset(vt, 0, sizeof *vt);
-    sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
-    *out = vt;
-    return SQLITE_OK;
-}
-
-static int tk_disconnect(sqlite3_vtab *vt)
-{
-    sqlite3_free(vt);
-    return SQLITE_OK;
+        " text HIDDEN, model HIDDEN)",
+        sizeof(sqlite3_vtab), out);
 }
 
 /* idxNum bit 1: text given (argv[0]); bit 2: model given (next argv). */
@@ -257,12 +243,7 @@ static int tk_best_index(sqlite3_vtab *vt, sqlite3_index_info *info)
 static int tk_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **out)
 {
     (void)vt;
-    tokens_cursor *cur = sqlite3_malloc(sizeof *cur);
-    if (!cur)
-        return SQLITE_NOMEM;
-    memset(cur, 0, sizeof *cur);
-    *out = &cur->base;
-    return SQLITE_OK;
+    return ext_cursor_alloc(sizeof(tokens_cursor), out);
 }
 
 static void tk_reset(tokens_cursor *cur)
@@ -359,8 +340,8 @@ static const sqlite3_module TOKENS_MODULE = {
     .xCreate = NULL,
     .xConnect = tk_connect,
     .xBestIndex = tk_best_index,
-    .xDisconnect = tk_disconnect,
-    .xDestroy = tk_disconnect,
+    .xDisconnect = ext_vtab_free,
+    .xDestroy = ext_vtab_free,
     .xOpen = tk_open,
     .xClose = tk_close,
     .xFilter = tk_filter,

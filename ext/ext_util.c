@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 void ext_ctx_error(sqlite3_context *ctx, const char *fmt, ...)
 {
@@ -111,5 +112,35 @@ int ext_register_functions(sqlite3 *db, const ext_function *fns, size_t n)
         if (rc != SQLITE_OK)
             return rc;
     }
+    return SQLITE_OK;
+}
+
+int ext_vtab_connect(sqlite3 *db, const char *schema, size_t size, sqlite3_vtab **out)
+{
+    int rc = sqlite3_declare_vtab(db, schema);
+    if (rc != SQLITE_OK)
+        return rc;
+    sqlite3_vtab *vt = sqlite3_malloc64(size);
+    if (!vt)
+        return SQLITE_NOMEM;
+    memset(vt, 0, size);
+    sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
+    *out = vt;
+    return SQLITE_OK;
+}
+
+int ext_vtab_free(sqlite3_vtab *vt)
+{
+    sqlite3_free(vt);
+    return SQLITE_OK;
+}
+
+int ext_cursor_alloc(size_t size, sqlite3_vtab_cursor **out)
+{
+    sqlite3_vtab_cursor *cur = sqlite3_malloc64(size);
+    if (!cur)
+        return SQLITE_NOMEM;
+    memset(cur, 0, size);
+    *out = cur;
     return SQLITE_OK;
 }
