@@ -14,6 +14,7 @@
 SQLITE_EXTENSION_INIT3
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Set a printf-style error on a function call. The format is SQLite's
@@ -37,13 +38,25 @@ int ext_vtab_error(sqlite3_vtab *vtab, const char *fmt, ...)
  * JSON string literal (quotes, escapes, invalid UTF-8 -> U+FFFD). */
 void ext_json_append_string(sqlite3_str *out, const char *s, size_t n);
 
-/* Virtual-table plumbing shared by every table in ext/ (all of them open
- * files or process state, so all are SQLITE_VTAB_DIRECTONLY):
+/* Reads a TEXT argument of at most max_bytes into *text / *len. Returns
+ * false when the function must return at once, its result set: NULL for
+ * NULL text, else an error ("embed: text must be TEXT, got INTEGER"). */
+bool ext_read_text_arg(sqlite3_context *ctx, const char *fn, sqlite3_value *v, size_t max_bytes,
+                       const char **text, size_t *len);
+
+/* The result is v[0..n) as a float32 little-endian BLOB (sqlite-vec's
+ * format), copied. */
+void ext_result_vector(sqlite3_context *ctx, const float *v, size_t n);
+
+/* Virtual-table plumbing shared by every table in ext/:
  * ext_vtab_connect declares `schema` and allocates a zeroed vtab of `size`
- * bytes (a struct starting with sqlite3_vtab); ext_vtab_free releases it
- * (xDisconnect / xDestroy); ext_cursor_alloc allocates a zeroed cursor of
- * `size` bytes (a struct starting with sqlite3_vtab_cursor). */
+ * bytes (a struct starting with sqlite3_vtab), SQLITE_VTAB_DIRECTONLY (the
+ * tables that open files or show process state); ext_vtab_connect_as takes
+ * the sqlite3_vtab_config safety flag (0 = none) instead; ext_vtab_free
+ * releases it (xDisconnect / xDestroy); ext_cursor_alloc allocates a zeroed
+ * cursor of `size` bytes (a struct starting with sqlite3_vtab_cursor). */
 int ext_vtab_connect(sqlite3 *db, const char *schema, size_t size, sqlite3_vtab **out);
+int ext_vtab_connect_as(sqlite3 *db, const char *schema, size_t size, int safety, sqlite3_vtab **out);
 int ext_vtab_free(sqlite3_vtab *vt);
 int ext_cursor_alloc(size_t size, sqlite3_vtab_cursor **out);
 
@@ -66,5 +79,6 @@ int ext_register_models_vtab(sqlite3 *db);
 int ext_register_tokenize_functions(sqlite3 *db);
 int ext_register_vector_functions(sqlite3 *db);
 int ext_register_embed_functions(sqlite3 *db);
+int ext_register_embed_batch(sqlite3 *db);
 
 #endif

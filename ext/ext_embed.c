@@ -18,7 +18,7 @@
  * (INSERT INTO embed_models, which does open files, is DIRECTONLY).
  * Not DETERMINISTIC: the registry can change between calls.
  */
-#include "ext_common.h"
+#include "ext_embed.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -29,22 +29,37 @@
 #include "embed.h"
 #include "ext_registry.h"
 
-/* Inputs larger than this are refused before tokenizing (the model reads at
- * most its context length anyway). */
-#define EMBED_MAX_INPUT_BYTES (16 * 1024 * 1024)
-
-/* Parsed options, cached per statement as auxdata on the options argument. */
-typedef struct parsed_opts {
-    emb_embed_opts opts;
-    char *prefix; /* owned copy; opts.prefix points here */
-} parsed_opts;
-
-static void parsed_opts_free(void *p)
+void parsed_opts_free(void *p)
 {
     parsed_opts *po = p;
     if (po)
         sqlite3_free(po->prefix);
     sqlite3_free(po);
+}
+
+int embed_model_arg(sqlite3_value *v, const char **name)
+{
+    *name = NULL;
+    if (!v || sqlite3_value_type(v) == SQLITE_NULL)
+        return SQLITE_OK;
+    if (sqlite3_value_type(v) != SQLITE_TEXT)
+        return SQLITE_MISMATCH;
+    *name = (const char *)sqlite3_value_text(v);
+    return *name ? SQLITE_OK : SQLITE_NOMEM;
+}
+
+/* Sets *errmsg to "fn: " + the formatted message (NULL when out of memory). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static void opt_error(char **errmsg, const char *fn, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = sqlite3_vmprintf(fmt, ap);
+    va_end(ap);
+    *errmsg = msg ? sqlite3_mprintf("%s: %s", fn, msg) : NULL;
+    sqlite3_free(msg);
 }
 
 /* Reads one boolean option: JSON true/false (json_each gives 'true'/'false'
@@ -70,32 +85,29 @@ static bool opt_bool(sqlite3_stmt *st, bool *out)
     return false;
 }
 
-/* Parse a JSON options object with SQLite's own JSON parser (json_each on
- * this connection). Returns NULL with the error set on ctx. */
-static parsed_opts *parse_options(sqlite3_context *ctx, const char *fn, sqlite3_value *v)
+/* SQLite's own JSON parser (json_each on this connection) reads the object. */
+parsed_opts *parse_options(sqlite3 *db, const char *fn, sqlite3_value *v, char **errmsg)
 {
-    sqlite3 *db = sqlite3_context_db_handle(ctx);
     parsed_opts *po = sqlite3_malloc(sizeof *po);
     sqlite3_stmt *st = NULL;
     bool ok = false;
-    if (!po) {
-        sqlite3_result_error_nomem(ctx);
+    *errmsg = NULL;
+    if (!po)
         return NULL;
-    }
     memset(po, 0, sizeof *po);
     po->opts = emb_embed_opts_default();
-    if (sqlite3_value_type(v) == SQLITE_NULL) {
+    if (!v || sqlite3_value_type(v) == SQLITE_NULL) {
         ok = true;
         goto end;
     }
     if (sqlite3_value_type(v) != SQLITE_TEXT) {
-        ext_ctx_error(ctx, "%s: options must be a JSON object as TEXT, e.g. '{\"dims\":256}'", fn);
+        opt_error(errmsg, fn, "options must be a JSON object as TEXT, e.g. '{\"dims\":256}'");
         goto end;
     }
     int rc = sqlite3_prepare_v2(db,
                                 "SELECT key, value, type, json_type(?1) FROM json_each(?1)", -1, &st, NULL);
     if (rc != SQLITE_OK) {
-        ext_ctx_error(ctx, "%s: cannot parse options: %s", fn, sqlite3_errmsg(db));
+        opt_error(errmsg, fn, "cannot parse options: %s", sqlite3_errmsg(db));
         goto end;
     }
     sqlite3_bind_value(st, 1, v);
@@ -103,33 +115,29 @@ static parsed_opts *parse_options(sqlite3_context *ctx, const char *fn, sqlite3_
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *top = (const char *)sqlite3_column_text(st, 3);
         if (first && (!top || strcmp(top, "object") != 0)) {
-            ext_ctx_error(ctx, "%s: options must be a JSON object, got %s", fn, top ? top : "?");
+            opt_error(errmsg, fn, "options must be a JSON object, got %s", top ? top : "?");
             goto end;
         }
         first = false;
         const char *key = (const char *)sqlite3_column_text(st, 0);
         const char *type = (const char *)sqlite3_column_text(st, 2);
-        if (!key || !type) {
-            sqlite3_result_error_nomem(ctx);
-            goto end;
-        }
+        if (!key || !type)
+            goto end; /* out of memory: *errmsg stays NULL */
         if (strcmp(key, "prefix") == 0) {
             if (strcmp(type, "text") != 0) {
-                ext_ctx_error(ctx, "%s: option prefix must be a string, got %s", fn, type);
+                opt_error(errmsg, fn, "option prefix must be a string, got %s", type);
                 goto end;
             }
             sqlite3_free(po->prefix);
             po->prefix = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(st, 1));
-            if (!po->prefix) {
-                sqlite3_result_error_nomem(ctx);
-                goto end;
-            }
+            if (!po->prefix)
+                goto end; /* out of memory */
             po->opts.prefix = po->prefix;
         } else if (strcmp(key, "dims") == 0 || strcmp(key, "max_tokens") == 0) {
             sqlite3_int64 n = sqlite3_column_int64(st, 1);
             if (strcmp(type, "integer") != 0 || n < 1 || n > 1000000) {
-                ext_ctx_error(ctx, "%s: option %s must be a positive integer, got %s", fn, key,
-                              (const char *)sqlite3_column_text(st, 1));
+                opt_error(errmsg, fn, "option %s must be a positive integer, got %s", key,
+                      (const char *)sqlite3_column_text(st, 1));
                 goto end;
             }
             if (key[0] == 'd')
@@ -139,7 +147,7 @@ static parsed_opts *parse_options(sqlite3_context *ctx, const char *fn, sqlite3_
         } else if (strcmp(key, "pooling") == 0) {
             const char *p = (const char *)sqlite3_column_text(st, 1);
             if (strcmp(type, "text") != 0 || !p) {
-                ext_ctx_error(ctx, "%s: option pooling must be \"mean\", \"cls\", \"last\" or \"model\"", fn);
+                opt_error(errmsg, fn, "option pooling must be \"mean\", \"cls\", \"last\" or \"model\"");
                 goto end;
             }
             if (strcmp(p, "mean") == 0)
@@ -151,14 +159,14 @@ static parsed_opts *parse_options(sqlite3_context *ctx, const char *fn, sqlite3_
             else if (strcmp(p, "model") == 0)
                 po->opts.pooling = -1;
             else {
-                ext_ctx_error(ctx, "%s: option pooling is \"%s\", expected \"mean\", \"cls\", \"last\" or \"model\"",
-                              fn, p);
+                opt_error(errmsg, fn, "option pooling is \"%s\", expected \"mean\", \"cls\", \"last\" or \"model\"",
+                      p);
                 goto end;
             }
         } else if (strcmp(key, "normalize") == 0 || strcmp(key, "truncate") == 0) {
             bool b;
             if (!opt_bool(st, &b)) {
-                ext_ctx_error(ctx, "%s: option %s must be true or false, got %s", fn, key, type);
+                opt_error(errmsg, fn, "option %s must be true or false, got %s", key, type);
                 goto end;
             }
             if (key[0] == 'n')
@@ -166,13 +174,13 @@ static parsed_opts *parse_options(sqlite3_context *ctx, const char *fn, sqlite3_
             else
                 po->opts.truncate = b;
         } else {
-            ext_ctx_error(ctx, "%s: unknown option \"%s\"; known: prefix, dims, pooling, normalize, max_tokens, truncate",
-                          fn, key);
+            opt_error(errmsg, fn, "unknown option \"%s\"; known: prefix, dims, pooling, normalize, max_tokens, truncate",
+                      key);
             goto end;
         }
     }
     if (rc != SQLITE_DONE) {
-        ext_ctx_error(ctx, "%s: options are not valid JSON: %s", fn, sqlite3_errmsg(db));
+        opt_error(errmsg, fn, "options are not valid JSON: %s", sqlite3_errmsg(db));
         goto end;
     }
     if (first) {
@@ -181,17 +189,17 @@ static parsed_opts *parse_options(sqlite3_context *ctx, const char *fn, sqlite3_
         sqlite3_finalize(st);
         st = NULL;
         if (sqlite3_prepare_v2(db, "SELECT json_type(?1)", -1, &st, NULL) != SQLITE_OK) {
-            ext_ctx_error(ctx, "%s: cannot parse options: %s", fn, sqlite3_errmsg(db));
+            opt_error(errmsg, fn, "cannot parse options: %s", sqlite3_errmsg(db));
             goto end;
         }
         sqlite3_bind_value(st, 1, v);
         if (sqlite3_step(st) != SQLITE_ROW) {
-            ext_ctx_error(ctx, "%s: options are not valid JSON: %s", fn, sqlite3_errmsg(db));
+            opt_error(errmsg, fn, "options are not valid JSON: %s", sqlite3_errmsg(db));
             goto end;
         }
         const char *top = (const char *)sqlite3_column_text(st, 0);
         if (!top || strcmp(top, "object") != 0) {
-            ext_ctx_error(ctx, "%s: options must be a JSON object, got %s", fn, top ? top : "?");
+            opt_error(errmsg, fn, "options must be a JSON object, got %s", top ? top : "?");
             goto end;
         }
     }
@@ -203,17 +211,6 @@ end:
         return NULL;
     }
     return po;
-}
-
-/* The engine prefixes its pipeline messages with "embed: " and counts texts
- * from 0 ("text 0 has 700 tokens"); one SQL call embeds one text. */
-static const char *engine_msg(const char *msg)
-{
-    if (strncmp(msg, "embed: ", 7) == 0)
-        msg += 7;
-    if (strncmp(msg, "text 0 ", 7) == 0)
-        msg += 5; /* "has 700 tokens ..." reads as "the text has" below */
-    return msg;
 }
 
 /* Computes the vector for one call. Returns a sqlite3_malloc'ed array of
@@ -229,46 +226,34 @@ static float *embed_call(sqlite3_context *ctx, const char *fn, int argc, sqlite3
     emb_error err;
     emb_error_clear(&err);
 
-    int type = sqlite3_value_type(text_v);
-    if (type == SQLITE_NULL) {
-        sqlite3_result_null(ctx);
+    const char *text;
+    size_t len;
+    if (!ext_read_text_arg(ctx, fn, text_v, EMBED_MAX_INPUT_BYTES, &text, &len))
         goto end;
-    }
-    if (type != SQLITE_TEXT) {
-        ext_ctx_error(ctx, "%s: text must be TEXT, got %s", fn,
-                      type == SQLITE_INTEGER ? "INTEGER" : type == SQLITE_FLOAT ? "REAL" : "BLOB");
-        goto end;
-    }
-    const char *model_name = NULL;
-    if (model_v && sqlite3_value_type(model_v) != SQLITE_NULL) {
-        if (sqlite3_value_type(model_v) != SQLITE_TEXT) {
-            ext_ctx_error(ctx, "%s: model must be a registered model name (TEXT) or NULL for the default", fn);
-            goto end;
-        }
-        model_name = (const char *)sqlite3_value_text(model_v);
-        if (!model_name) {
+    const char *model_name;
+    int rc = embed_model_arg(model_v, &model_name);
+    if (rc != SQLITE_OK) {
+        if (rc == SQLITE_NOMEM)
             sqlite3_result_error_nomem(ctx);
-            goto end;
-        }
+        else
+            ext_ctx_error(ctx, "%s: " EMBED_MODEL_ARG_HINT, fn);
+        goto end;
     }
     if (argc == 3) {
         po = sqlite3_get_auxdata(ctx, 2);
         if (!po) {
-            po = parse_options(ctx, fn, argv[2]);
-            if (!po)
+            char *msg;
+            po = parse_options(sqlite3_context_db_handle(ctx), fn, argv[2], &msg);
+            if (!po) {
+                if (msg)
+                    sqlite3_result_error(ctx, msg, -1);
+                else
+                    sqlite3_result_error_nomem(ctx);
+                sqlite3_free(msg);
                 goto end;
+            }
             po_fresh = true;
         }
-    }
-    const char *text = (const char *)sqlite3_value_text(text_v);
-    if (!text) {
-        sqlite3_result_error_nomem(ctx);
-        goto end;
-    }
-    size_t len = (size_t)sqlite3_value_bytes(text_v);
-    if (len > EMBED_MAX_INPUT_BYTES) {
-        ext_ctx_error(ctx, "%s: input is %llu bytes, maximum %d", fn, (unsigned long long)len, EMBED_MAX_INPUT_BYTES);
-        goto end;
     }
     if (registry_acquire(model_name, &lease, &err) != EMB_OK) {
         ext_ctx_error(ctx, "%s: %s", fn, err.msg);
@@ -277,30 +262,25 @@ static float *embed_call(sqlite3_context *ctx, const char *fn, int argc, sqlite3
     const emb_model *m = registry_lease_model(lease);
     emb_embed_opts defaults = emb_embed_opts_default();
     const emb_embed_opts *opts = po ? &po->opts : &defaults;
-    uint32_t n_out = emb_embed_out_dims(m, opts);
-    if (n_out == 0) {
-        ext_ctx_error(ctx, "%s: dims is %u, but model '%s' has %u dimensions", fn, (unsigned)opts->dims,
-                      registry_lease_name(lease), (unsigned)m->hp.n_embd);
-        goto end;
-    }
-    out = sqlite3_malloc64((sqlite3_uint64)n_out * sizeof *out);
-    if (!out) {
-        sqlite3_result_error_nomem(ctx);
-        goto end;
-    }
     emb_str s = {text, len};
-    if (emb_embed_texts(out, m, &s, 1, opts, &err) != EMB_OK) {
-        if (err.code == EMB_ERR_NOMEM)
+    if (emb_embed_check(m, opts, &err) == EMB_OK) {
+        uint32_t n_out = emb_embed_out_dims(m, opts);
+        out = sqlite3_malloc64((sqlite3_uint64)n_out * sizeof *out);
+        if (!out) {
             sqlite3_result_error_nomem(ctx);
-        else
-            ext_ctx_error(ctx, "%s: model '%s': %s%s", fn, registry_lease_name(lease),
-                          strncmp(engine_msg(err.msg), "0 ", 2) == 0 ? "the text " : "",
-                          strncmp(engine_msg(err.msg), "0 ", 2) == 0 ? engine_msg(err.msg) + 2 : engine_msg(err.msg));
+            goto end;
+        }
+        if (emb_embed_texts(out, m, &s, 1, opts, &err) == EMB_OK) {
+            *dims = n_out;
+            goto end;
+        }
         sqlite3_free(out);
         out = NULL;
-        goto end;
     }
-    *dims = n_out;
+    if (err.code == EMB_ERR_NOMEM)
+        sqlite3_result_error_nomem(ctx);
+    else
+        ext_ctx_error(ctx, "%s: model '%s': %s", fn, registry_lease_name(lease), err.msg);
 end:
     if (lease)
         registry_release(lease);
@@ -315,15 +295,8 @@ static void fn_embed(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     float *v = embed_call(ctx, "embed", argc, argv, &dims);
     if (!v)
         return;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    for (uint32_t i = 0; i < dims; i++) {
-        uint32_t u;
-        memcpy(&u, &v[i], 4);
-        u = __builtin_bswap32(u);
-        memcpy(&v[i], &u, 4);
-    }
-#endif
-    sqlite3_result_blob64(ctx, v, (sqlite3_uint64)dims * sizeof *v, sqlite3_free);
+    ext_result_vector(ctx, v, dims);
+    sqlite3_free(v);
 }
 
 static void fn_embed_json(sqlite3_context *ctx, int argc, sqlite3_value **argv)

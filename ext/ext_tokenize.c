@@ -28,34 +28,6 @@
  * O(input): ~12 bytes per token). */
 #define TOKENIZE_MAX_BYTES (64 * 1024 * 1024)
 
-/* Reads the text argument. Returns false (with the result set) when the
- * function must return early: NULL text (result NULL) or an error. */
-static bool read_text_arg(sqlite3_context *ctx, const char *fn, sqlite3_value *v,
-                          const char **text, size_t *len)
-{
-    int type = sqlite3_value_type(v);
-    if (type == SQLITE_NULL) {
-        sqlite3_result_null(ctx);
-        return false;
-    }
-    if (type != SQLITE_TEXT) {
-        ext_ctx_error(ctx, "%s: text must be TEXT, got %s", fn,
-                      type == SQLITE_INTEGER ? "INTEGER" : type == SQLITE_FLOAT ? "REAL" : "BLOB");
-        return false;
-    }
-    *text = (const char *)sqlite3_value_text(v); /* before _bytes, per SQLite docs */
-    if (!*text) {
-        sqlite3_result_error_nomem(ctx);
-        return false;
-    }
-    *len = (size_t)sqlite3_value_bytes(v);
-    if (*len > TOKENIZE_MAX_BYTES) {
-        ext_ctx_error(ctx, "%s: input is %llu bytes, maximum %d", fn, (unsigned long long)*len, TOKENIZE_MAX_BYTES);
-        return false;
-    }
-    return true;
-}
-
 static void source_destroy(void *p)
 {
     tokenizer_source_close(p);
@@ -133,7 +105,7 @@ static bool tokenize_call(sqlite3_context *ctx, const char *fn, int argc, sqlite
     ct->src = NULL;
     ct->fresh = false;
     ct->named = false;
-    if (!read_text_arg(ctx, fn, argv[0], &text, &len))
+    if (!ext_read_text_arg(ctx, fn, argv[0], TOKENIZE_MAX_BYTES, &text, &len))
         return false;
     const emb_tokenizer *tok = call_begin(ctx, fn, argc, argv, ct);
     if (!tok)

@@ -3,6 +3,7 @@
  */
 #include "ext_common.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -104,6 +105,52 @@ void ext_json_append_string(sqlite3_str *out, const char *s, size_t n)
     sqlite3_str_appendchar(out, 1, '"');
 }
 
+bool ext_read_text_arg(sqlite3_context *ctx, const char *fn, sqlite3_value *v, size_t max_bytes,
+                       const char **text, size_t *len)
+{
+    int type = sqlite3_value_type(v);
+    if (type == SQLITE_NULL) {
+        sqlite3_result_null(ctx);
+        return false;
+    }
+    if (type != SQLITE_TEXT) {
+        ext_ctx_error(ctx, "%s: text must be TEXT, got %s", fn,
+                      type == SQLITE_INTEGER ? "INTEGER" : type == SQLITE_FLOAT ? "REAL" : "BLOB");
+        return false;
+    }
+    *text = (const char *)sqlite3_value_text(v); /* before _bytes, per SQLite docs */
+    if (!*text) {
+        sqlite3_result_error_nomem(ctx);
+        return false;
+    }
+    *len = (size_t)sqlite3_value_bytes(v);
+    if (*len > max_bytes) {
+        ext_ctx_error(ctx, "%s: input is %llu bytes, maximum %llu", fn, (unsigned long long)*len,
+                      (unsigned long long)max_bytes);
+        return false;
+    }
+    return true;
+}
+
+void ext_result_vector(sqlite3_context *ctx, const float *v, size_t n)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    uint32_t *le = sqlite3_malloc64((sqlite3_uint64)n * sizeof *le);
+    if (!le) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &v[i], 4);
+        le[i] = __builtin_bswap32(u);
+    }
+    sqlite3_result_blob64(ctx, le, (sqlite3_uint64)n * sizeof *le, sqlite3_free);
+#else
+    sqlite3_result_blob64(ctx, v, (sqlite3_uint64)n * sizeof *v, SQLITE_TRANSIENT);
+#endif
+}
+
 int ext_register_functions(sqlite3 *db, const ext_function *fns, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -117,6 +164,11 @@ int ext_register_functions(sqlite3 *db, const ext_function *fns, size_t n)
 
 int ext_vtab_connect(sqlite3 *db, const char *schema, size_t size, sqlite3_vtab **out)
 {
+    return ext_vtab_connect_as(db, schema, size, SQLITE_VTAB_DIRECTONLY, out);
+}
+
+int ext_vtab_connect_as(sqlite3 *db, const char *schema, size_t size, int safety, sqlite3_vtab **out)
+{
     int rc = sqlite3_declare_vtab(db, schema);
     if (rc != SQLITE_OK)
         return rc;
@@ -124,7 +176,8 @@ int ext_vtab_connect(sqlite3 *db, const char *schema, size_t size, sqlite3_vtab 
     if (!vt)
         return SQLITE_NOMEM;
     memset(vt, 0, size);
-    sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
+    if (safety)
+        sqlite3_vtab_config(db, safety);
     *out = vt;
     return SQLITE_OK;
 }

@@ -3,14 +3,31 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+static void error_vset(emb_error *err, size_t item, emb_code code, const char *fmt, va_list ap)
+{
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    err->code = code;
+    err->item = item;
+}
+
 emb_code emb_error_set(emb_error *err, emb_code code, const char *fmt, ...)
 {
     if (err) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        error_vset(err, EMB_ERROR_NO_ITEM, code, fmt, ap);
         va_end(ap);
-        err->code = code;
+    }
+    return code;
+}
+
+emb_code emb_error_set_item(emb_error *err, size_t item, emb_code code, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        error_vset(err, item, code, fmt, ap);
+        va_end(ap);
     }
     return code;
 }
@@ -19,6 +36,7 @@ void emb_error_clear(emb_error *err)
 {
     if (err) {
         err->code = EMB_OK;
+        err->item = EMB_ERROR_NO_ITEM;
         err->msg[0] = '\0';
     }
 }

@@ -32,20 +32,35 @@ typedef enum emb_code {
 
 #define EMB_ERROR_MSG_MAX 256
 
+/* emb_error.item when the error is not about one input of a list. */
+#define EMB_ERROR_NO_ITEM ((size_t)-1)
+
 typedef struct emb_error {
     emb_code code;
     char msg[EMB_ERROR_MSG_MAX];
+    /* Which input of a list the error is about (emb_embed_texts: the text's
+     * index), else EMB_ERROR_NO_ITEM. Messages of such errors describe "the
+     * text" without numbering it: the caller names it in its own terms (an
+     * SQL array element, a row). */
+    size_t item; /* after msg: {EMB_OK, ""} initializers stay valid */
 } emb_error;
 
-/* Fill *err (if non-NULL) with code and a printf-style message; truncates
- * silently at EMB_ERROR_MSG_MAX-1 bytes. Returns `code` so callers can write
+/* Fill *err (if non-NULL) with code and a printf-style message, item =
+ * EMB_ERROR_NO_ITEM; truncates silently at EMB_ERROR_MSG_MAX-1 bytes.
+ * Returns `code` so callers can write
  * `return emb_error_set(err, EMB_ERR_RANGE, "...")`. */
 #if defined(__GNUC__)
 __attribute__((format(printf, 3, 4)))
 #endif
 emb_code emb_error_set(emb_error *err, emb_code code, const char *fmt, ...);
 
-/* Reset to EMB_OK with an empty message. Accepts NULL. */
+/* emb_error_set for an error about input number `item` of a list. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
+emb_code emb_error_set_item(emb_error *err, size_t item, emb_code code, const char *fmt, ...);
+
+/* Reset to EMB_OK with an empty message and no item. Accepts NULL. */
 void emb_error_clear(emb_error *err);
 
 /* Short stable name of a code ("format", "unsupported", ...). Never NULL. */

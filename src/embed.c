@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tokenizer.h"
+#include "embed_batcher.h"
 
 emb_embed_opts emb_embed_opts_default(void)
 {
@@ -75,164 +75,64 @@ size_t emb_embed_finish(float *v, const emb_model *m, const emb_embed_opts *opts
     return dims;
 }
 
-/* ---- tokenization ------------------------------------------------------------ */
+/* ---- validation ------------------------------------------------------------------ */
 
-typedef struct tokenized {
-    emb_token_list list;
-    int32_t *ids; /* list.n ids */
-} tokenized;
-
-static void tokenized_free(tokenized *t, size_t n)
+size_t emb_embed_max_tokens(const emb_model *m, const emb_embed_opts *opts)
 {
-    if (!t)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        emb_token_list_free(&t[i].list);
-        free(t[i].ids);
-    }
-    free(t);
+    return opts && opts->max_tokens ? opts->max_tokens : m->hp.n_ctx_train;
 }
 
-/* Tokenize prefix + text into *t (ids with [CLS]/[SEP]), apply the length
- * policy. `idx` names the text in messages. */
-static emb_code tokenize_one(tokenized *t, const emb_model *m, const char *prefix, emb_str text,
-                             size_t max_tokens, bool truncate, size_t idx, emb_error *err)
+emb_code emb_embed_check(const emb_model *m, const emb_embed_opts *opts_in, emb_error *err)
 {
-    emb_code rc;
-    char *joined = NULL;
-    const char *src = text.ptr ? text.ptr : "";
-    size_t len = text.ptr ? text.len : 0;
-    size_t plen = prefix ? strlen(prefix) : 0;
-    if (plen > 0) {
-        if (len > SIZE_MAX - plen - 1) {
-            rc = emb_error_set(err, EMB_ERR_RANGE, "embed: text %zu is too long", idx);
-            goto end;
-        }
-        joined = malloc(plen + len + 1);
-        if (!joined) {
-            rc = emb_error_set(err, EMB_ERR_NOMEM, "embed: out of memory for text %zu (%zu bytes)",
-                               idx, plen + len);
-            goto end;
-        }
-        memcpy(joined, prefix, plen);
-        if (len)
-            memcpy(joined + plen, src, len);
-        joined[plen + len] = '\0';
-        src = joined;
-        len += plen;
-    }
-    if ((rc = emb_tokenize(m->tokenizer, src, len, true, &t->list, err)) != EMB_OK)
-        goto end;
-    if (t->list.n > max_tokens) {
-        if (!truncate) {
-            rc = emb_error_set(err, EMB_ERR_RANGE,
-                               "embed: text %zu has %zu tokens (with [CLS] and [SEP]), maximum %zu; "
-                               "truncation is off", idx, t->list.n, max_tokens);
-            goto end;
-        }
-        emb_tokens_truncate(&t->list, max_tokens);
-    }
-    t->ids = malloc((t->list.n ? t->list.n : 1) * sizeof *t->ids);
-    if (!t->ids) {
-        rc = emb_error_set(err, EMB_ERR_NOMEM, "embed: out of memory for text %zu", idx);
-        goto end;
-    }
-    for (size_t i = 0; i < t->list.n; i++)
-        t->ids[i] = t->list.v[i].id;
-    rc = EMB_OK;
-end:
-    free(joined);
-    return rc;
-}
-
-/* ---- the pipeline -------------------------------------------------------------- */
-
-emb_code emb_embed_texts(float *out, const emb_model *m, const emb_str *texts, size_t n,
-                         const emb_embed_opts *opts_in, emb_error *err)
-{
-    emb_code rc;
-    tokenized *tok = NULL;
-    emb_seq *seqs = NULL;
-    float *pooled = NULL;
     emb_embed_opts opts = opts_in ? *opts_in : emb_embed_opts_default();
     const emb_hparams *hp = &m->hp;
-    size_t E = hp->n_embd;
+    if (emb_embed_out_dims(m, &opts) == 0)
+        return emb_error_set(err, EMB_ERR_RANGE, "dims %u exceeds the model's %u dimensions",
+                             opts.dims, hp->n_embd);
+    if (emb_embed_pooling(m, &opts) < 0)
+        return emb_error_set(err, EMB_ERR_RANGE,
+                             "pooling %d is not one of -1 (file), 1 (mean), 2 (cls), 3 (last)",
+                             opts.pooling);
+    size_t max_tokens = emb_embed_max_tokens(m, &opts);
+    if (max_tokens < 2)
+        return emb_error_set(err, EMB_ERR_RANGE, "max_tokens %zu, minimum 2 ([CLS] and [SEP])",
+                             max_tokens);
+    if (hp->arch == EMB_ARCH_BERT && max_tokens > hp->n_ctx_train)
+        return emb_error_set(err, EMB_ERR_RANGE,
+                             "max_tokens %zu exceeds the context length %u of this bert model "
+                             "(it has %u learned positions)",
+                             max_tokens, hp->n_ctx_train, hp->n_ctx_train);
+    return EMB_OK;
+}
 
-    uint32_t dims = emb_embed_out_dims(m, &opts);
-    if (dims == 0) {
-        rc = emb_error_set(err, EMB_ERR_RANGE, "embed: dims %u exceeds the model's %u dimensions",
-                           opts.dims, hp->n_embd);
-        goto end;
-    }
-    int pooling = emb_embed_pooling(m, &opts);
-    if (pooling < 0) {
-        rc = emb_error_set(err, EMB_ERR_RANGE,
-                           "embed: pooling %d is not one of -1 (file), 1 (mean), 2 (cls), 3 (last)",
-                           opts.pooling);
-        goto end;
-    }
-    size_t max_tokens = opts.max_tokens ? opts.max_tokens : hp->n_ctx_train;
-    if (max_tokens < 2) {
-        rc = emb_error_set(err, EMB_ERR_RANGE, "embed: max_tokens %zu, minimum 2 ([CLS] and [SEP])",
-                           max_tokens);
-        goto end;
-    }
-    if (hp->arch == EMB_ARCH_BERT && max_tokens > hp->n_ctx_train) {
-        rc = emb_error_set(err, EMB_ERR_RANGE,
-                           "embed: max_tokens %zu exceeds the context length %u of this bert model "
-                           "(it has %u learned positions)",
-                           max_tokens, hp->n_ctx_train, hp->n_ctx_train);
-        goto end;
-    }
-    if (n == 0) {
-        rc = EMB_OK;
-        goto end;
-    }
-    if (!texts) {
-        rc = emb_error_set(err, EMB_ERR_RANGE, "embed: %zu texts but no array", n);
-        goto end;
-    }
-    size_t budget = opts.batch_tokens ? opts.batch_tokens : EMB_EMBED_BATCH_TOKENS;
+/* ---- the pipeline: one window of the batcher ------------------------------------- */
 
-    if (n > SIZE_MAX / sizeof(float) / E) {
-        rc = emb_error_set(err, EMB_ERR_RANGE, "embed: %zu texts are too many", n);
+emb_code emb_embed_texts(float *out, const emb_model *m, const emb_str *texts, size_t n,
+                         const emb_embed_opts *opts, emb_error *err)
+{
+    emb_code rc;
+    emb_error local;
+    if (!err)
+        err = &local; /* the code of a failed create is read from it */
+    emb_batcher *b = emb_batcher_create(m, opts, err);
+    if (!b)
+        return err->code;
+    if (n > 0 && !texts) {
+        rc = emb_error_set(err, EMB_ERR_RANGE, "%zu texts but no array", n);
         goto end;
     }
-    tok = calloc(n, sizeof *tok);
-    seqs = calloc(n, sizeof *seqs);
-    pooled = malloc(n * E * sizeof *pooled);
-    if (!tok || !seqs || !pooled) {
-        rc = emb_error_set(err, EMB_ERR_NOMEM, "embed: out of memory for %zu texts", n);
-        goto end;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if ((rc = tokenize_one(&tok[i], m, opts.prefix, texts[i], max_tokens, opts.truncate, i,
-                               err)) != EMB_OK)
+    /* The caller holds all n texts and n vectors already: one window, so
+     * *out is written only when everything succeeded. */
+    for (size_t i = 0; i < n; i++)
+        if ((rc = emb_batcher_add(b, texts[i], err)) != EMB_OK)
             goto end;
-        seqs[i].ids = tok[i].ids;
-        seqs[i].n = tok[i].list.n;
-    }
-
-    /* Consecutive texts up to `budget` tokens per forward call: one weight
-     * pass serves the whole group. */
-    for (size_t first = 0; first < n;) {
-        size_t last = first + 1, tokens = seqs[first].n;
-        while (last < n && tokens + seqs[last].n <= budget)
-            tokens += seqs[last++].n;
-        if ((rc = emb_forward(pooled + first * E, m, seqs + first, last - first,
-                              (emb_pooling)pooling, opts.forward, err)) != EMB_OK)
-            goto end;
-        first = last;
-    }
-    /* nothing can fail from here on: *out is written only on success */
-    for (size_t i = 0; i < n; i++) {
-        emb_embed_finish(pooled + i * E, m, &opts);
-        memcpy(out + i * dims, pooled + i * E, dims * sizeof *out);
-    }
+    if ((rc = emb_batcher_run(b, err)) != EMB_OK)
+        goto end;
+    uint32_t dims = emb_batcher_dims(b);
+    for (size_t i = 0; i < n; i++)
+        memcpy(out + i * dims, emb_batcher_vector(b, i), dims * sizeof *out);
     rc = EMB_OK;
 end:
-    tokenized_free(tok, n);
-    free(seqs);
-    free(pooled);
+    emb_batcher_destroy(b);
     return rc;
 }

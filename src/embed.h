@@ -60,14 +60,28 @@ uint32_t emb_embed_out_dims(const emb_model *m, const emb_embed_opts *opts);
  * not -1, MEAN, CLS or LAST. */
 int emb_embed_pooling(const emb_model *m, const emb_embed_opts *opts);
 
+/* Tokens kept per text, with [CLS] and [SEP] (opts.max_tokens or the context). */
+size_t emb_embed_max_tokens(const emb_model *m, const emb_embed_opts *opts);
+
+/* The one check of options against a model (every entry point runs it):
+ * dims <= n_embd, a known pooling, 2 <= max_tokens, and for bert max_tokens
+ * <= its learned positions. EMB_ERR_RANGE with e.g. "dims 999 exceeds the
+ * model's 256 dimensions". opts NULL = defaults (always valid). */
+emb_code emb_embed_check(const emb_model *m, const emb_embed_opts *opts, emb_error *err);
+
 /*
  * out: (n, emb_embed_out_dims()) floats, written only on success.
  * texts: n byte strings (UTF-8 expected, any bytes accepted). opts NULL =
- * defaults. Texts are tokenized, then grouped into forward batches of about
+ * defaults. One window of the streaming batcher (embed_batcher.h): texts are
+ * tokenized, sorted by length and packed into forward calls of about
  * opts.batch_tokens tokens (a longer text runs alone).
- * Errors: EMB_ERR_RANGE for bad options or, with truncate off, a text longer
- * than max_tokens ("embed: text 3 has 700 tokens, maximum 512"), plus those
- * of emb_forward.
+ * Errors: those of emb_embed_check; about one text (err->item = its index):
+ * with truncate off, a text longer than max_tokens ("the text has 700
+ * tokens (with [CLS] and [SEP]), maximum 512; truncation is off"), out of
+ * memory; plus those of emb_forward.
+ *
+ * Messages of this layer name neither a module nor a text index: they are
+ * written to follow the caller's context ("embed: model 'm': " + msg).
  */
 emb_code emb_embed_texts(float *out, const emb_model *m, const emb_str *texts, size_t n,
                          const emb_embed_opts *opts, emb_error *err);

@@ -339,7 +339,7 @@ static void test_pipeline_pooling_policy(void **state)
     assert_true(memcmp(cls, mean, sizeof cls) != 0);
     o.pooling = EMB_POOLING_NONE;
     assert_int_equal(emb_embed_texts(cls, m, &text, 1, &o, &err), EMB_ERR_RANGE);
-    assert_string_equal(err.msg, "embed: pooling 0 is not one of -1 (file), 1 (mean), 2 (cls), 3 (last)");
+    assert_string_equal(err.msg, "pooling 0 is not one of -1 (file), 1 (mean), 2 (cls), 3 (last)");
     unload(m, img);
 }
 
@@ -427,7 +427,7 @@ static void test_matryoshka(void **state)
         o.dims = 65;
         assert_int_equal(emb_embed_out_dims(m, &o), 0);
         assert_int_equal(emb_embed_texts(got, m, texts, 2, &o, &err), EMB_ERR_RANGE);
-        assert_string_equal(err.msg, "embed: dims 65 exceeds the model's 64 dimensions");
+        assert_string_equal(err.msg, "dims 65 exceeds the model's 64 dimensions");
         unload(m, img);
     }
 }
@@ -474,15 +474,18 @@ static void test_truncation(void **state)
     emb_str texts[2] = {{"hello", 5}, text};
     float two[2 * 64];
     assert_int_equal(emb_embed_texts(two, m, texts, 2, &o, &err), EMB_ERR_RANGE);
-    assert_string_equal(err.msg, "embed: text 1 has 38 tokens (with [CLS] and [SEP]), maximum 32; truncation is off");
+    /* the failing text is named by err.item, not in the message */
+    assert_string_equal(err.msg, "the text has 38 tokens (with [CLS] and [SEP]), maximum 32; truncation is off");
+    assert_int_equal(err.item, 1);
     /* bert cannot go past its learned positions */
     o.max_tokens = 33;
     assert_int_equal(emb_embed_texts(two, m, texts, 1, &o, &err), EMB_ERR_RANGE);
-    assert_string_equal(err.msg, "embed: max_tokens 33 exceeds the context length 32 of this bert model "
+    assert_int_equal(err.item, EMB_ERROR_NO_ITEM);
+    assert_string_equal(err.msg, "max_tokens 33 exceeds the context length 32 of this bert model "
                                  "(it has 32 learned positions)");
     o.max_tokens = 1;
     assert_int_equal(emb_embed_texts(two, m, texts, 1, &o, &err), EMB_ERR_RANGE);
-    assert_string_equal(err.msg, "embed: max_tokens 1, minimum 2 ([CLS] and [SEP])");
+    assert_string_equal(err.msg, "max_tokens 1, minimum 2 ([CLS] and [SEP])");
     emb_token_list_free(&toks);
     unload(m, img);
 }

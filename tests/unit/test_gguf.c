@@ -47,7 +47,7 @@ static uint8_t *build(gguf_builder *b, size_t *size)
 static void expect_fail_n(const uint8_t *img, size_t size, emb_code code, const char *want1, const char *want2)
 {
     uint8_t *copy = gguf_bytes_dup(img, size);
-    emb_error err = {EMB_OK, ""};
+    emb_error err = {EMB_OK, "", EMB_ERROR_NO_ITEM};
     gguf_file *f;
 
     assert_non_null(copy);
@@ -77,7 +77,7 @@ static void expect_fail(const uint8_t *img, size_t size, emb_code code, const ch
 
 static gguf_file *open_ok(const uint8_t *img, size_t size)
 {
-    emb_error err = {EMB_OK, ""};
+    emb_error err = {EMB_OK, "", EMB_ERROR_NO_ITEM};
     gguf_file *f = gguf_open_memory(img, size, "valid.gguf", &err);
     if (!f)
         fail_msg("open failed: %s", err.msg);
@@ -547,7 +547,7 @@ static void test_accessor_errors(void **state)
     size_t size;
     uint8_t *img;
     gguf_file *f;
-    emb_error err = {EMB_OK, ""};
+    emb_error err = {EMB_OK, "", EMB_ERROR_NO_ITEM};
     uint32_t u32 = 12345;
     uint64_t u64 = 12345;
     int64_t i64 = 12345;
@@ -956,7 +956,7 @@ static void test_truncation_every_offset(void **state)
     gguf_close(f);
     for (len = 0; len < size; len++) {
         uint8_t *copy = gguf_bytes_dup(img, len);
-        emb_error err = {EMB_OK, ""};
+        emb_error err = {EMB_OK, "", EMB_ERROR_NO_ITEM};
         assert_non_null(copy);
         f = gguf_open_memory(copy, len, "trunc.gguf", &err);
         if (f) {
@@ -998,7 +998,7 @@ static void test_open_files(void **state)
 {
     char dir[] = "/tmp/test_gguf_XXXXXX";
     char path[512];
-    emb_error err = {EMB_OK, ""};
+    emb_error err = {EMB_OK, "", EMB_ERROR_NO_ITEM};
     gguf_builder *b;
     size_t size;
     uint8_t *img;
@@ -1081,7 +1081,7 @@ static void test_open_files(void **state)
 static void test_long_name_in_message(void **state)
 {
     char name[400];
-    emb_error err = {EMB_OK, ""};
+    emb_error err = {EMB_OK, "", EMB_ERROR_NO_ITEM};
 
     (void)state;
     memset(name, 'd', sizeof name);
@@ -1129,7 +1129,7 @@ static void test_real_vocab_file(void **state)
 {
     const char *shared = getenv("EMBED_SHARED_DIR");
     char path[1024];
-    emb_error err = {EMB_OK, ""};
+    emb_error err = {EMB_OK, "", EMB_ERROR_NO_ITEM};
     gguf_file *f;
     const gguf_kv *tokens = NULL, *types = NULL;
     vocab_check c = {0, 0, -1};

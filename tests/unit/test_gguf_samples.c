@@ -262,7 +262,7 @@ static void check_sample(const char *dir, const char *name)
 {
     char gguf_path[1024], tsv_path[1024];
     char *text, *line, *next;
-    emb_error err = {EMB_OK, ""};
+    emb_error err = {EMB_OK, "", EMB_ERROR_NO_ITEM};
     gguf_file *f;
     size_t kv_index = 0, tensor_index = 0;
     bool header = false;

@@ -1,0 +1,474 @@
+/*
+ * embed_batch(): many texts in one statement, batched through the engine.
+ *
+ *   SELECT i, id, vector, tokens FROM embed_batch(model, texts [, options])
+ *   SELECT ... FROM embed_batch(texts)             the default model
+ *
+ * texts: a JSON array whose elements are strings, null, or objects
+ * {"id": <any JSON scalar>, "text": "..." or null} (mixing allowed). One row
+ * per element, in input order (i = 0-based position, ascending):
+ *   i       INTEGER  the element's position
+ *   id      the object's id (INTEGER, REAL, TEXT; true/false as 1/0; null and
+ *           plain-string elements give NULL)
+ *   vector  the float32 BLOB embed(model, text, options) returns; NULL for a
+ *           null text
+ *   tokens  the token count after truncation, with [CLS] and [SEP]; NULL for
+ *           a null text
+ * model (NULL = default) and options are embed()'s, with the same rules and
+ * messages; an error about one element names it ("embed_batch: element 17:
+ * ..."). A NULL texts argument gives no rows.
+ *
+ * Streaming: elements are read one at a time from SQLite's json_each over the
+ * argument, in windows of at most EMB_BATCHER_WINDOW_TEXTS elements (fewer
+ * when they are long, embed_batcher.h): a window is tokenized, embedded
+ * (sorted by length, packed into forward calls of ~512 tokens) and its rows
+ * returned before the next window is read. Memory is the argument, its JSON
+ * parse (SQLite's) and one window, whatever the number of elements. An error
+ * in a later window ends the statement after the earlier windows' rows were
+ * returned (an INSERT ... SELECT is rolled back as a whole).
+ *
+ * Safety flags as embed(): it reads only registered models, so it is neither
+ * DIRECTONLY nor INNOCUOUS (usable in triggers and views of a trusted schema).
+ */
+#include "ext_embed.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "embed_batcher.h"
+#include "ext_registry.h"
+
+enum {
+    BATCH_COL_I,
+    BATCH_COL_ID,
+    BATCH_COL_VECTOR,
+    BATCH_COL_TOKENS,
+    BATCH_COL_MODEL,   /* hidden: the arguments, in call order */
+    BATCH_COL_TEXTS,
+    BATCH_COL_OPTIONS,
+};
+
+/* idxNum bits: which arguments xFilter gets, in this order. */
+enum { ARG_MODEL = 1, ARG_TEXTS = 2, ARG_OPTIONS = 4 };
+
+#define NO_SLOT ((size_t)-1)
+
+/* One output row of the current window. */
+typedef struct batch_row {
+    sqlite3_int64 i;
+    sqlite3_value *id; /* owned (sqlite3_value_dup), NULL for SQL NULL */
+    size_t slot;       /* the text's index in the batcher, NO_SLOT for a null text */
+} batch_row;
+
+typedef struct batch_vtab {
+    sqlite3_vtab base;
+    sqlite3 *db; /* for the option and json_each statements */
+} batch_vtab;
+
+typedef struct batch_cursor {
+    sqlite3_vtab_cursor base;
+    registry_lease *lease;
+    parsed_opts *po;
+    emb_batcher *b;
+    sqlite3_value *texts;  /* owned copy of the argument; `elems` reads it */
+    sqlite3_stmt *elems;   /* json_each over texts */
+    sqlite3_stmt *fields;  /* json_each over one object element */
+    bool elems_done;
+    batch_row *rows;       /* the current window */
+    size_t n_rows, cap_rows, row;
+} batch_cursor;
+
+static int batch_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out,
+                         char **err)
+{
+    (void)aux; (void)argc; (void)argv; (void)err;
+    int rc = ext_vtab_connect_as(db,
+        "CREATE TABLE x(i INTEGER, id, vector BLOB, tokens INTEGER,"
+        " model HIDDEN, texts HIDDEN, options HIDDEN)",
+        sizeof(batch_vtab), 0 /* as embed(): see the header */, out);
+    if (rc == SQLITE_OK)
+        ((batch_vtab *)*out)->db = db;
+    return rc;
+}
+
+static int batch_best_index(sqlite3_vtab *vt, sqlite3_index_info *info)
+{
+    (void)vt;
+    int where[3] = {-1, -1, -1}; /* constraint index of model, texts, options */
+    for (int c = 0; c < info->nConstraint; c++) {
+        const struct sqlite3_index_constraint *k = &info->aConstraint[c];
+        if (k->iColumn < BATCH_COL_MODEL || k->op != SQLITE_INDEX_CONSTRAINT_EQ)
+            continue;
+        if (!k->usable)
+            return SQLITE_CONSTRAINT; /* wait for a plan that can give the argument */
+        where[k->iColumn - BATCH_COL_MODEL] = c;
+    }
+    int argv_i = 1;
+    info->idxNum = 0;
+    for (int a = 0; a < 3; a++) {
+        if (where[a] < 0)
+            continue;
+        info->aConstraintUsage[where[a]].argvIndex = argv_i++;
+        info->aConstraintUsage[where[a]].omit = 1;
+        info->idxNum |= 1 << a;
+    }
+    bool has_texts = (info->idxNum & ARG_TEXTS) || info->idxNum == ARG_MODEL;
+    info->estimatedCost = has_texts ? 1e6 : 1e12;
+    info->estimatedRows = 1000;
+    /* rows come out in input order */
+    if (info->nOrderBy == 1 && info->aOrderBy[0].iColumn == BATCH_COL_I && !info->aOrderBy[0].desc)
+        info->orderByConsumed = 1;
+    return SQLITE_OK;
+}
+
+static int batch_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **out)
+{
+    (void)vt;
+    return ext_cursor_alloc(sizeof(batch_cursor), out);
+}
+
+static void rows_clear(batch_cursor *cur)
+{
+    for (size_t r = 0; r < cur->n_rows; r++)
+        sqlite3_value_free(cur->rows[r].id);
+    cur->n_rows = 0;
+    cur->row = 0;
+}
+
+static void batch_reset(batch_cursor *cur)
+{
+    rows_clear(cur);
+    sqlite3_free(cur->rows);
+    cur->rows = NULL;
+    cur->cap_rows = 0;
+    sqlite3_finalize(cur->elems);
+    sqlite3_finalize(cur->fields);
+    cur->elems = cur->fields = NULL;
+    sqlite3_value_free(cur->texts);
+    cur->texts = NULL;
+    emb_batcher_destroy(cur->b);
+    cur->b = NULL;
+    parsed_opts_free(cur->po);
+    cur->po = NULL;
+    if (cur->lease)
+        registry_release(cur->lease);
+    cur->lease = NULL;
+    cur->elems_done = true;
+}
+
+static int batch_close(sqlite3_vtab_cursor *base)
+{
+    batch_cursor *cur = (batch_cursor *)base;
+    batch_reset(cur);
+    sqlite3_free(cur);
+    return SQLITE_OK;
+}
+
+/* An error about element i. */
+#define ELEM_ERROR(cur, i, fmt, ...) \
+    ext_vtab_error((cur)->base.pVtab, "embed_batch: element %lld: " fmt, (long long)(i), __VA_ARGS__)
+
+static const char *json_kind(const char *type)
+{
+    /* json_each's type names, as a user reads them */
+    if (strcmp(type, "text") == 0)
+        return "a string";
+    if (strcmp(type, "integer") == 0 || strcmp(type, "real") == 0)
+        return "a number";
+    if (strcmp(type, "true") == 0 || strcmp(type, "false") == 0)
+        return type;
+    if (strcmp(type, "array") == 0)
+        return "an array";
+    return type;
+}
+
+/* Reads "id" and "text" of an object element (its JSON in `json`). *text is
+ * NULL for "text": null and valid until cur->fields is reset. */
+static int read_object(batch_cursor *cur, sqlite3_int64 i, sqlite3_value *json, sqlite3_value **id,
+                       const char **text, size_t *len)
+{
+    sqlite3 *db = sqlite3_db_handle(cur->elems);
+    int rc;
+    bool seen_id = false, seen_text = false;
+    *id = NULL;
+    *text = NULL;
+    *len = 0;
+    if (!cur->fields &&
+        (rc = sqlite3_prepare_v2(db, "SELECT key, type, value FROM json_each(?1)", -1, &cur->fields, NULL))
+            != SQLITE_OK)
+        return ext_vtab_error(cur->base.pVtab, "embed_batch: cannot read texts: %s", sqlite3_errmsg(db));
+    sqlite3_reset(cur->fields);
+    if (sqlite3_bind_value(cur->fields, 1, json) != SQLITE_OK)
+        return SQLITE_NOMEM;
+    while ((rc = sqlite3_step(cur->fields)) == SQLITE_ROW) {
+        const char *key = (const char *)sqlite3_column_text(cur->fields, 0);
+        const char *type = (const char *)sqlite3_column_text(cur->fields, 1);
+        if (!key || !type)
+            return SQLITE_NOMEM;
+        bool is_id = strcmp(key, "id") == 0;
+        if (!is_id && strcmp(key, "text") != 0)
+            return ELEM_ERROR(cur, i, "unknown key \"%s\"; an object has \"id\" and \"text\"", key);
+        if (is_id ? seen_id : seen_text)
+            return ELEM_ERROR(cur, i, "key \"%s\" appears twice", key);
+        if (is_id) {
+            seen_id = true;
+            if (strcmp(type, "array") == 0 || strcmp(type, "object") == 0)
+                return ELEM_ERROR(cur, i, "id must be a number, string, true, false or null, got %s",
+                                  json_kind(type));
+            if (sqlite3_column_type(cur->fields, 2) != SQLITE_NULL) {
+                *id = sqlite3_value_dup(sqlite3_column_value(cur->fields, 2));
+                if (!*id)
+                    return SQLITE_NOMEM;
+            }
+        } else {
+            seen_text = true;
+            if (strcmp(type, "null") == 0)
+                continue;
+            if (strcmp(type, "text") != 0)
+                return ELEM_ERROR(cur, i, "\"text\" must be a string or null, got %s", json_kind(type));
+            *text = (const char *)sqlite3_column_text(cur->fields, 2);
+            if (!*text)
+                return SQLITE_NOMEM;
+            *len = (size_t)sqlite3_column_bytes(cur->fields, 2);
+        }
+    }
+    if (rc != SQLITE_DONE)
+        return ext_vtab_error(cur->base.pVtab, "embed_batch: element %lld: %s", (long long)i, sqlite3_errmsg(db));
+    if (!seen_text)
+        return ELEM_ERROR(cur, i, "%s", "the object has no \"text\"");
+    return SQLITE_OK;
+}
+
+/* Append a row; takes ownership of id. */
+static int push_row(batch_cursor *cur, sqlite3_int64 i, sqlite3_value *id, size_t slot)
+{
+    if (cur->n_rows == cur->cap_rows) {
+        size_t cap = cur->cap_rows ? 2 * cur->cap_rows : 16;
+        batch_row *rows = sqlite3_realloc64(cur->rows, cap * sizeof *rows);
+        if (!rows) {
+            sqlite3_value_free(id);
+            return SQLITE_NOMEM;
+        }
+        cur->rows = rows;
+        cur->cap_rows = cap;
+    }
+    cur->rows[cur->n_rows++] = (batch_row){i, id, slot};
+    return SQLITE_OK;
+}
+
+/* Reads and embeds the next window of elements. */
+static int next_window(batch_cursor *cur)
+{
+    sqlite3 *db = sqlite3_db_handle(cur->elems);
+    emb_error err;
+    emb_error_clear(&err);
+    rows_clear(cur);
+    emb_batcher_clear(cur->b);
+    while (!cur->elems_done && cur->n_rows < EMB_BATCHER_WINDOW_TEXTS && !emb_batcher_full(cur->b)) {
+        int rc = sqlite3_step(cur->elems);
+        if (rc == SQLITE_DONE) {
+            cur->elems_done = true;
+            break;
+        }
+        if (rc != SQLITE_ROW)
+            return ext_vtab_error(cur->base.pVtab, "embed_batch: texts: %s", sqlite3_errmsg(db));
+        sqlite3_int64 i = sqlite3_column_int64(cur->elems, 0);
+        const char *type = (const char *)sqlite3_column_text(cur->elems, 1);
+        if (!type)
+            return SQLITE_NOMEM;
+        sqlite3_value *id = NULL;
+        const char *text = NULL;
+        size_t len = 0;
+        if (strcmp(type, "text") == 0) {
+            text = (const char *)sqlite3_column_text(cur->elems, 2);
+            if (!text)
+                return SQLITE_NOMEM;
+            len = (size_t)sqlite3_column_bytes(cur->elems, 2);
+        } else if (strcmp(type, "object") == 0) {
+            if ((rc = read_object(cur, i, sqlite3_column_value(cur->elems, 2), &id, &text, &len)) != SQLITE_OK) {
+                sqlite3_value_free(id);
+                return rc;
+            }
+        } else if (strcmp(type, "null") != 0) {
+            return ELEM_ERROR(cur, i, "expected a string, null or an object {\"id\": ..., \"text\": \"...\"}, got %s",
+                              json_kind(type));
+        }
+        size_t slot = NO_SLOT;
+        if (text) {
+            if (len > EMBED_MAX_INPUT_BYTES) {
+                sqlite3_value_free(id);
+                return ELEM_ERROR(cur, i, "input is %llu bytes, maximum %d", (unsigned long long)len,
+                                  EMBED_MAX_INPUT_BYTES);
+            }
+            slot = emb_batcher_count(cur->b);
+            if (emb_batcher_add(cur->b, (emb_str){text, len}, &err) != EMB_OK) {
+                sqlite3_value_free(id);
+                if (err.code == EMB_ERR_NOMEM)
+                    return SQLITE_NOMEM;
+                return ELEM_ERROR(cur, i, "model '%s': %s", registry_lease_name(cur->lease), err.msg);
+            }
+        }
+        if ((rc = push_row(cur, i, id, slot)) != SQLITE_OK)
+            return rc;
+    }
+    if (emb_batcher_run(cur->b, &err) != EMB_OK) {
+        if (err.code == EMB_ERR_NOMEM)
+            return SQLITE_NOMEM;
+        return ext_vtab_error(cur->base.pVtab, "embed_batch: model '%s': %s", registry_lease_name(cur->lease),
+                              err.msg);
+    }
+    return SQLITE_OK;
+}
+
+static int batch_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_str, int argc,
+                        sqlite3_value **argv)
+{
+    (void)idx_str;
+    batch_cursor *cur = (batch_cursor *)base;
+    sqlite3_vtab *vt = base->pVtab;
+    batch_reset(cur);
+    sqlite3_value *model_v = NULL, *texts_v = NULL, *options_v = NULL;
+    int a = 0;
+    if ((idx_num & ARG_MODEL) && a < argc)
+        model_v = argv[a++];
+    if ((idx_num & ARG_TEXTS) && a < argc)
+        texts_v = argv[a++];
+    if ((idx_num & ARG_OPTIONS) && a < argc)
+        options_v = argv[a++];
+    if (!texts_v && model_v && !options_v) { /* embed_batch(texts): the default model */
+        texts_v = model_v;
+        model_v = NULL;
+    }
+    if (!texts_v)
+        return ext_vtab_error(vt, "embed_batch: missing texts argument; usage: "
+                                  "SELECT * FROM embed_batch('model', '[\"text\", ...]')");
+    if (sqlite3_value_type(texts_v) == SQLITE_NULL)
+        return SQLITE_OK; /* no rows, like embed(NULL) */
+    if (sqlite3_value_type(texts_v) != SQLITE_TEXT)
+        return ext_vtab_error(vt, "embed_batch: texts must be a JSON array as TEXT, "
+                                  "e.g. '[\"a text\", {\"id\": 7, \"text\": \"another\"}]'");
+    const char *model_name;
+    int rc = embed_model_arg(model_v, &model_name);
+    if (rc != SQLITE_OK)
+        return rc == SQLITE_NOMEM ? rc : ext_vtab_error(vt, "embed_batch: " EMBED_MODEL_ARG_HINT);
+
+    sqlite3 *db = ((batch_vtab *)vt)->db;
+    char *msg = NULL;
+    cur->po = parse_options(db, "embed_batch", options_v, &msg);
+    if (!cur->po) {
+        if (!msg)
+            return SQLITE_NOMEM;
+        sqlite3_free(vt->zErrMsg);
+        vt->zErrMsg = msg;
+        return SQLITE_ERROR;
+    }
+    emb_error err;
+    emb_error_clear(&err);
+    if (registry_acquire(model_name, &cur->lease, &err) != EMB_OK) {
+        cur->lease = NULL;
+        return ext_vtab_error(vt, "embed_batch: %s", err.msg);
+    }
+    cur->b = emb_batcher_create(registry_lease_model(cur->lease), &cur->po->opts, &err);
+    if (!cur->b)
+        return err.code == EMB_ERR_NOMEM
+                   ? SQLITE_NOMEM
+                   : ext_vtab_error(vt, "embed_batch: model '%s': %s", registry_lease_name(cur->lease), err.msg);
+
+    /* The argument lives only during this call: json_each reads a copy. */
+    cur->texts = sqlite3_value_dup(texts_v);
+    if (!cur->texts)
+        return SQLITE_NOMEM;
+    sqlite3_stmt *top = NULL;
+    if ((rc = sqlite3_prepare_v2(db, "SELECT json_type(?1)", -1, &top, NULL)) != SQLITE_OK)
+        return ext_vtab_error(vt, "embed_batch: cannot read texts: %s", sqlite3_errmsg(db));
+    sqlite3_bind_value(top, 1, cur->texts);
+    rc = sqlite3_step(top);
+    const char *kind = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(top, 0) : NULL;
+    if (rc != SQLITE_ROW)
+        rc = ext_vtab_error(vt, "embed_batch: texts are not valid JSON: %s", sqlite3_errmsg(db));
+    else if (!kind)
+        rc = SQLITE_NOMEM;
+    else if (strcmp(kind, "array") != 0)
+        rc = ext_vtab_error(vt, "embed_batch: texts must be a JSON array, got %s", json_kind(kind));
+    else
+        rc = SQLITE_OK;
+    sqlite3_finalize(top);
+    if (rc != SQLITE_OK)
+        return rc;
+    if ((rc = sqlite3_prepare_v2(db, "SELECT key, type, value FROM json_each(?1)", -1, &cur->elems, NULL)) !=
+        SQLITE_OK)
+        return ext_vtab_error(vt, "embed_batch: cannot read texts: %s", sqlite3_errmsg(db));
+    sqlite3_bind_value(cur->elems, 1, cur->texts);
+    cur->elems_done = false;
+    return next_window(cur);
+}
+
+static int batch_next(sqlite3_vtab_cursor *base)
+{
+    batch_cursor *cur = (batch_cursor *)base;
+    if (++cur->row < cur->n_rows || cur->elems_done)
+        return SQLITE_OK;
+    return next_window(cur);
+}
+
+static int batch_eof(sqlite3_vtab_cursor *base)
+{
+    const batch_cursor *cur = (const batch_cursor *)base;
+    return cur->row >= cur->n_rows;
+}
+
+static int batch_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int col)
+{
+    const batch_cursor *cur = (const batch_cursor *)base;
+    const batch_row *r = &cur->rows[cur->row];
+    switch (col) {
+    case BATCH_COL_I:
+        sqlite3_result_int64(ctx, r->i);
+        break;
+    case BATCH_COL_ID:
+        if (r->id)
+            sqlite3_result_value(ctx, r->id);
+        break;
+    case BATCH_COL_VECTOR:
+        if (r->slot != NO_SLOT)
+            ext_result_vector(ctx, emb_batcher_vector(cur->b, r->slot), emb_batcher_dims(cur->b));
+        break;
+    case BATCH_COL_TOKENS:
+        if (r->slot != NO_SLOT)
+            sqlite3_result_int64(ctx, (sqlite3_int64)emb_batcher_tokens(cur->b, r->slot));
+        break;
+    default:
+        break; /* hidden arguments: NULL */
+    }
+    return SQLITE_OK;
+}
+
+static int batch_rowid(sqlite3_vtab_cursor *base, sqlite3_int64 *rowid)
+{
+    const batch_cursor *cur = (const batch_cursor *)base;
+    *rowid = cur->rows[cur->row].i;
+    return SQLITE_OK;
+}
+
+/* Eponymous only (no xCreate): `embed_batch(...)` in FROM, never CREATE VIRTUAL TABLE. */
+static const sqlite3_module BATCH_MODULE = {
+    .iVersion = 0,
+    .xCreate = NULL,
+    .xConnect = batch_connect,
+    .xBestIndex = batch_best_index,
+    .xDisconnect = ext_vtab_free,
+    .xDestroy = ext_vtab_free,
+    .xOpen = batch_open,
+    .xClose = batch_close,
+    .xFilter = batch_filter,
+    .xNext = batch_next,
+    .xEof = batch_eof,
+    .xColumn = batch_column,
+    .xRowid = batch_rowid,
+};
+
+int ext_register_embed_batch(sqlite3 *db)
+{
+    return sqlite3_create_module(db, "embed_batch", &BATCH_MODULE, NULL);
+}

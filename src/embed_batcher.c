@@ -1,0 +1,331 @@
+#include "embed_batcher.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "tokenizer.h"
+
+/* Tokenizer scratch above this many bytes is given back after each add(), so
+ * one huge input does not pin its buffers for the rest of the stream. */
+#define SCRATCH_KEEP_BYTES ((size_t)1 << 20)
+
+struct emb_batcher {
+    const emb_model *m;
+    emb_embed_opts opts; /* opts.prefix points to prefix */
+    char *prefix;        /* owned copy, or NULL */
+    size_t prefix_len;
+    emb_pooling pooling;
+    size_t max_tokens;
+    size_t budget;       /* tokens per forward call */
+    uint32_t dims;
+    size_t n_added;      /* texts added since create: err->item of add() */
+
+    /* the window: text i has len[i] ids at ids + off[i] */
+    size_t n, cap;
+    size_t *off, *len;
+    int32_t *ids;
+    size_t n_ids, cap_ids;
+    bool ran;            /* run() succeeded since the last clear */
+
+    /* run(), sized for cap texts */
+    size_t *order;       /* texts by token count */
+    emb_seq *seqs;       /* one forward call's sequences */
+    float *pooled;       /* (cap, n_embd): pooled vectors in `order` */
+    float *vecs;         /* (cap, dims): results by add() index */
+
+    /* add() scratch */
+    emb_token_list toks;
+    char *joined;        /* prefix + text */
+    size_t joined_cap;
+};
+
+emb_batcher *emb_batcher_create(const emb_model *m, const emb_embed_opts *opts_in, emb_error *err)
+{
+    emb_embed_opts opts = opts_in ? *opts_in : emb_embed_opts_default();
+    if (emb_embed_check(m, &opts, err) != EMB_OK)
+        return NULL;
+    emb_batcher *b = calloc(1, sizeof *b);
+    if (!b) {
+        emb_error_set(err, EMB_ERR_NOMEM, "out of memory for a batcher");
+        return NULL;
+    }
+    b->m = m;
+    b->opts = opts;
+    if (opts.prefix && opts.prefix[0]) {
+        b->prefix_len = strlen(opts.prefix);
+        b->prefix = malloc(b->prefix_len + 1);
+        if (!b->prefix) {
+            free(b);
+            emb_error_set(err, EMB_ERR_NOMEM, "out of memory for a prefix of %zu bytes",
+                          strlen(opts.prefix));
+            return NULL;
+        }
+        memcpy(b->prefix, opts.prefix, b->prefix_len + 1);
+    }
+    b->opts.prefix = b->prefix;
+    b->pooling = (emb_pooling)emb_embed_pooling(m, &opts);
+    b->max_tokens = emb_embed_max_tokens(m, &opts);
+    b->budget = opts.batch_tokens ? opts.batch_tokens : EMB_EMBED_BATCH_TOKENS;
+    b->dims = emb_embed_out_dims(m, &opts);
+    return b;
+}
+
+void emb_batcher_destroy(emb_batcher *b)
+{
+    if (!b)
+        return;
+    free(b->prefix);
+    free(b->off);
+    free(b->len);
+    free(b->ids);
+    free(b->order);
+    free(b->seqs);
+    free(b->pooled);
+    free(b->vecs);
+    emb_token_list_free(&b->toks);
+    free(b->joined);
+    free(b);
+}
+
+uint32_t emb_batcher_dims(const emb_batcher *b)
+{
+    return b->dims;
+}
+
+size_t emb_batcher_count(const emb_batcher *b)
+{
+    return b->n;
+}
+
+bool emb_batcher_full(const emb_batcher *b)
+{
+    size_t tokens = b->budget <= SIZE_MAX / EMB_BATCHER_WINDOW_BATCHES
+                        ? b->budget * EMB_BATCHER_WINDOW_BATCHES
+                        : SIZE_MAX;
+    return b->n >= EMB_BATCHER_WINDOW_TEXTS || b->n_ids >= tokens;
+}
+
+void emb_batcher_clear(emb_batcher *b)
+{
+    b->n = 0;
+    b->n_ids = 0;
+    b->ran = false;
+}
+
+/* Room for one more text in every per-text array. */
+static emb_code grow_texts(emb_batcher *b, emb_error *err)
+{
+    if (b->n < b->cap)
+        return EMB_OK;
+    size_t E = b->m->hp.n_embd;
+    size_t cap = b->cap ? 2 * b->cap : 1; /* one text (embed()) needs no more */
+    if (cap > SIZE_MAX / sizeof(float) / (E > b->dims ? E : b->dims) || cap > SIZE_MAX / sizeof(emb_seq))
+        return emb_error_set(err, EMB_ERR_NOMEM, "%zu texts in one window are too many", cap);
+    /* each realloc keeps the old block on failure; cap is raised only when all succeeded */
+    size_t *off = realloc(b->off, cap * sizeof *off);
+    if (off)
+        b->off = off;
+    size_t *len = realloc(b->len, cap * sizeof *len);
+    if (len)
+        b->len = len;
+    size_t *order = realloc(b->order, cap * sizeof *order);
+    if (order)
+        b->order = order;
+    emb_seq *seqs = realloc(b->seqs, cap * sizeof *seqs);
+    if (seqs)
+        b->seqs = seqs;
+    float *pooled = realloc(b->pooled, cap * E * sizeof *pooled);
+    if (pooled)
+        b->pooled = pooled;
+    float *vecs = realloc(b->vecs, cap * (size_t)b->dims * sizeof *vecs);
+    if (vecs)
+        b->vecs = vecs;
+    if (!off || !len || !order || !seqs || !pooled || !vecs)
+        return emb_error_set(err, EMB_ERR_NOMEM, "out of memory for a window of %zu texts", cap);
+    b->cap = cap;
+    return EMB_OK;
+}
+
+static emb_code grow_ids(emb_batcher *b, size_t more, emb_error *err)
+{
+    if (more <= b->cap_ids - b->n_ids)
+        return EMB_OK;
+    size_t need = b->n_ids + more; /* more <= max_tokens: cannot overflow */
+    size_t cap = b->cap_ids ? b->cap_ids : 256;
+    while (cap < need)
+        cap = cap <= SIZE_MAX / 2 ? 2 * cap : need;
+    if (cap > SIZE_MAX / sizeof(int32_t))
+        return emb_error_set(err, EMB_ERR_NOMEM, "%zu queued tokens are too many", need);
+    int32_t *ids = realloc(b->ids, cap * sizeof *ids);
+    if (!ids)
+        return emb_error_set(err, EMB_ERR_NOMEM, "out of memory for %zu queued tokens", need);
+    b->ids = ids;
+    b->cap_ids = cap;
+    return EMB_OK;
+}
+
+/* prefix + text, in the reused b->joined. */
+static emb_code join_prefix(emb_batcher *b, emb_str *text, size_t item, emb_error *err)
+{
+    size_t len = text->ptr ? text->len : 0;
+    if (len > SIZE_MAX - b->prefix_len - 1)
+        return emb_error_set_item(err, item, EMB_ERR_RANGE, "the text is too long");
+    size_t need = b->prefix_len + len + 1;
+    if (need > b->joined_cap) {
+        free(b->joined);
+        b->joined_cap = 0;
+        b->joined = malloc(need);
+        if (!b->joined)
+            return emb_error_set_item(err, item, EMB_ERR_NOMEM,
+                                      "out of memory for the text (%zu bytes with the prefix)",
+                                      need - 1);
+        b->joined_cap = need;
+    }
+    memcpy(b->joined, b->prefix, b->prefix_len);
+    if (len)
+        memcpy(b->joined + b->prefix_len, text->ptr, len);
+    b->joined[need - 1] = '\0';
+    text->ptr = b->joined;
+    text->len = need - 1;
+    return EMB_OK;
+}
+
+static void trim_scratch(emb_batcher *b)
+{
+    if (b->joined_cap > SCRATCH_KEEP_BYTES) {
+        free(b->joined);
+        b->joined = NULL;
+        b->joined_cap = 0;
+    }
+    if (b->toks.cap > SCRATCH_KEEP_BYTES / sizeof(emb_token))
+        emb_token_list_free(&b->toks);
+    b->toks.n = 0;
+}
+
+emb_code emb_batcher_add(emb_batcher *b, emb_str text, emb_error *err)
+{
+    emb_code rc;
+    size_t item = b->n_added++;
+    if (b->ran)
+        emb_batcher_clear(b);
+    if ((rc = grow_texts(b, err)) != EMB_OK) {
+        if (err)
+            err->item = item;
+        return rc;
+    }
+    if (b->prefix && (rc = join_prefix(b, &text, item, err)) != EMB_OK)
+        goto end;
+    b->toks.n = 0;
+    if ((rc = emb_tokenize(b->m->tokenizer, text.ptr ? text.ptr : "", text.ptr ? text.len : 0, true,
+                           &b->toks, err)) != EMB_OK) {
+        if (err)
+            err->item = item;
+        goto end;
+    }
+    if (b->toks.n > b->max_tokens) {
+        if (!b->opts.truncate) {
+            rc = emb_error_set_item(err, item, EMB_ERR_RANGE,
+                                    "the text has %zu tokens (with [CLS] and [SEP]), maximum %zu; "
+                                    "truncation is off",
+                                    b->toks.n, b->max_tokens);
+            goto end;
+        }
+        emb_tokens_truncate(&b->toks, b->max_tokens);
+    }
+    if ((rc = grow_ids(b, b->toks.n, err)) != EMB_OK) {
+        if (err)
+            err->item = item;
+        goto end;
+    }
+    b->off[b->n] = b->n_ids;
+    b->len[b->n] = b->toks.n;
+    for (size_t i = 0; i < b->toks.n; i++)
+        b->ids[b->n_ids + i] = b->toks.v[i].id;
+    b->n_ids += b->toks.n;
+    b->n++;
+    rc = EMB_OK;
+end:
+    trim_scratch(b);
+    return rc;
+}
+
+/* qsort context: C11 qsort has none, so the keys travel with the indices. */
+typedef struct sort_key {
+    size_t len, index;
+} sort_key;
+
+static int cmp_key(const void *pa, const void *pb)
+{
+    const sort_key *a = pa, *b = pb;
+    if (a->len != b->len)
+        return a->len < b->len ? -1 : 1;
+    return a->index < b->index ? -1 : a->index > b->index;
+}
+
+/* order[] = texts by (token count, index). `keys` is scratch of n entries. */
+static void sort_by_length(emb_batcher *b, sort_key *keys)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        keys[i].len = b->len[i];
+        keys[i].index = i;
+    }
+    qsort(keys, b->n, sizeof *keys, cmp_key);
+    for (size_t i = 0; i < b->n; i++)
+        b->order[i] = keys[i].index;
+}
+
+emb_code emb_batcher_run(emb_batcher *b, emb_error *err)
+{
+    emb_code rc;
+    size_t E = b->m->hp.n_embd;
+    if (b->n == 0) {
+        b->ran = true;
+        return EMB_OK;
+    }
+    sort_key *keys = malloc(b->n * sizeof *keys);
+    if (!keys)
+        return emb_error_set(err, EMB_ERR_NOMEM, "out of memory for sorting %zu texts", b->n);
+    sort_by_length(b, keys);
+    free(keys);
+
+    /* As few calls as the budget allows, evened out: a window of 4,200 tokens
+     * with a budget of 512 becomes 9 calls of ~467 tokens, not 8 full ones
+     * and a 104-token straggler (thin products are slow per token). */
+    size_t n_calls = b->n_ids / b->budget + (b->n_ids % b->budget != 0);
+    size_t target = b->n_ids / n_calls + (b->n_ids % n_calls != 0);
+    for (size_t first = 0; first < b->n;) {
+        size_t last = first, tokens = 0;
+        do {
+            size_t t = b->order[last];
+            b->seqs[last - first].ids = b->ids + b->off[t];
+            b->seqs[last - first].n = b->len[t];
+            tokens += b->len[t];
+            last++;
+        } while (last < b->n && tokens < target && tokens + b->len[b->order[last]] <= b->budget);
+        if ((rc = emb_forward(b->pooled + first * E, b->m, b->seqs, last - first, b->pooling,
+                              b->opts.forward, err)) != EMB_OK)
+            return rc;
+        first = last;
+    }
+    for (size_t k = 0; k < b->n; k++) {
+        float *v = b->pooled + k * E;
+        emb_embed_finish(v, b->m, &b->opts);
+        memcpy(b->vecs + b->order[k] * (size_t)b->dims, v, (size_t)b->dims * sizeof *v);
+    }
+    b->ran = true;
+    return EMB_OK;
+}
+
+const float *emb_batcher_vector(const emb_batcher *b, size_t i)
+{
+    if (!b->ran || i >= b->n)
+        return NULL;
+    return b->vecs + i * (size_t)b->dims;
+}
+
+size_t emb_batcher_tokens(const emb_batcher *b, size_t i)
+{
+    if (!b->ran || i >= b->n)
+        return 0;
+    return b->len[i];
+}
