@@ -37,7 +37,7 @@ static int visit_string(void *ctx, uint64_t index, emb_str value)
 static void walk_kv(const gguf_file *f, const gguf_kv *kv)
 {
     char key[4096];
-    emb_error err = {EMB_OK, ""};
+    emb_error err = {EMB_OK, "", EMB_ERROR_NO_ITEM};
     uint32_t u32;
     uint64_t u64, i, sum = 0;
     int64_t i64;
@@ -105,7 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    emb_error err = {EMB_OK, ""};
+    emb_error err = {EMB_OK, "", EMB_ERROR_NO_ITEM};
     gguf_file *f = gguf_open_memory(data, size, "fuzz.gguf", &err);
     size_t i;
 

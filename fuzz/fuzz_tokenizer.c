@@ -53,7 +53,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                  shared ? shared : "../shared");
         vocab = path;
     }
-    emb_error err = {EMB_OK, ""};
+    emb_error err = {EMB_OK, "", EMB_ERROR_NO_ITEM};
     g_file = gguf_open(vocab, &err);
     if (g_file)
         g_tok = emb_tokenizer_create_from_gguf(g_file, &err);
@@ -96,7 +96,7 @@ static size_t well_formed_only(const uint8_t *data, size_t size, uint8_t *out)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    emb_error err = {EMB_OK, ""};
+    emb_error err = {EMB_OK, "", EMB_ERROR_NO_ITEM};
     emb_token_list plain = {0}, special = {0}, clean = {0};
     uint8_t *filtered = malloc(size ? size : 1);
     CHECK(filtered != NULL);
