@@ -71,7 +71,6 @@ typedef struct batch_cursor {
     registry_lease *lease;
     parsed_opts *po;
     emb_batcher *b;
-    sqlite3_value *texts;  /* owned copy of the argument; `elems` reads it */
     sqlite3_stmt *elems;   /* json_each over texts */
     sqlite3_stmt *fields;  /* json_each over one object element */
     bool elems_done;
@@ -145,8 +144,6 @@ static void batch_reset(batch_cursor *cur)
     sqlite3_finalize(cur->elems);
     sqlite3_finalize(cur->fields);
     cur->elems = cur->fields = NULL;
-    sqlite3_value_free(cur->texts);
-    cur->texts = NULL;
     emb_batcher_destroy(cur->b);
     cur->b = NULL;
     parsed_opts_free(cur->po);
@@ -183,17 +180,17 @@ static const char *json_kind(const char *type)
     return type;
 }
 
-/* Reads "id" and "text" of an object element (its JSON in `json`). *text is
- * NULL for "text": null and valid until cur->fields is reset. */
+/* Reads "id" and "text" of an object element (its JSON in `json`) into
+ * owned copies (the statement frees its values when it finishes); *text is
+ * NULL for "text": null. The caller frees both, also on error. */
 static int read_object(batch_cursor *cur, sqlite3_int64 i, sqlite3_value *json, sqlite3_value **id,
-                       const char **text, size_t *len)
+                       sqlite3_value **text)
 {
     sqlite3 *db = sqlite3_db_handle(cur->elems);
     int rc;
     bool seen_id = false, seen_text = false;
     *id = NULL;
     *text = NULL;
-    *len = 0;
     if (!cur->fields &&
         (rc = sqlite3_prepare_v2(db, "SELECT key, type, value FROM json_each(?1)", -1, &cur->fields, NULL))
             != SQLITE_OK)
@@ -227,10 +224,9 @@ static int read_object(batch_cursor *cur, sqlite3_int64 i, sqlite3_value *json, 
                 continue;
             if (strcmp(type, "text") != 0)
                 return ELEM_ERROR(cur, i, "\"text\" must be a string or null, got %s", json_kind(type));
-            *text = (const char *)sqlite3_column_text(cur->fields, 2);
+            *text = sqlite3_value_dup(sqlite3_column_value(cur->fields, 2));
             if (!*text)
                 return SQLITE_NOMEM;
-            *len = (size_t)sqlite3_column_bytes(cur->fields, 2);
         }
     }
     if (rc != SQLITE_DONE)
@@ -257,6 +253,26 @@ static int push_row(batch_cursor *cur, sqlite3_int64 i, sqlite3_value *id, size_
     return SQLITE_OK;
 }
 
+/* Tokenizes one element's text into the batcher; *slot = its index there. */
+static int queue_text(batch_cursor *cur, sqlite3_int64 i, sqlite3_value *text_v, size_t *slot)
+{
+    const char *text = (const char *)sqlite3_value_text(text_v);
+    if (!text)
+        return SQLITE_NOMEM;
+    size_t len = (size_t)sqlite3_value_bytes(text_v);
+    if (len > EMBED_MAX_INPUT_BYTES)
+        return ELEM_ERROR(cur, i, "input is %llu bytes, maximum %d", (unsigned long long)len,
+                          EMBED_MAX_INPUT_BYTES);
+    emb_error err;
+    emb_error_clear(&err);
+    *slot = emb_batcher_count(cur->b);
+    if (emb_batcher_add(cur->b, (emb_str){text, len}, &err) != EMB_OK)
+        return err.code == EMB_ERR_NOMEM
+                   ? SQLITE_NOMEM
+                   : ELEM_ERROR(cur, i, "model '%s': %s", registry_lease_name(cur->lease), err.msg);
+    return SQLITE_OK;
+}
+
 /* Reads and embeds the next window of elements. */
 static int next_window(batch_cursor *cur)
 {
@@ -277,39 +293,22 @@ static int next_window(batch_cursor *cur)
         const char *type = (const char *)sqlite3_column_text(cur->elems, 1);
         if (!type)
             return SQLITE_NOMEM;
-        sqlite3_value *id = NULL;
-        const char *text = NULL;
-        size_t len = 0;
-        if (strcmp(type, "text") == 0) {
-            text = (const char *)sqlite3_column_text(cur->elems, 2);
-            if (!text)
-                return SQLITE_NOMEM;
-            len = (size_t)sqlite3_column_bytes(cur->elems, 2);
-        } else if (strcmp(type, "object") == 0) {
-            if ((rc = read_object(cur, i, sqlite3_column_value(cur->elems, 2), &id, &text, &len)) != SQLITE_OK) {
-                sqlite3_value_free(id);
-                return rc;
-            }
-        } else if (strcmp(type, "null") != 0) {
-            return ELEM_ERROR(cur, i, "expected a string, null or an object {\"id\": ..., \"text\": \"...\"}, got %s",
-                              json_kind(type));
-        }
+        sqlite3_value *id = NULL, *obj_text = NULL;
         size_t slot = NO_SLOT;
-        if (text) {
-            if (len > EMBED_MAX_INPUT_BYTES) {
-                sqlite3_value_free(id);
-                return ELEM_ERROR(cur, i, "input is %llu bytes, maximum %d", (unsigned long long)len,
-                                  EMBED_MAX_INPUT_BYTES);
-            }
-            slot = emb_batcher_count(cur->b);
-            if (emb_batcher_add(cur->b, (emb_str){text, len}, &err) != EMB_OK) {
-                sqlite3_value_free(id);
-                if (err.code == EMB_ERR_NOMEM)
-                    return SQLITE_NOMEM;
-                return ELEM_ERROR(cur, i, "model '%s': %s", registry_lease_name(cur->lease), err.msg);
-            }
-        }
-        if ((rc = push_row(cur, i, id, slot)) != SQLITE_OK)
+        if (strcmp(type, "object") == 0)
+            rc = read_object(cur, i, sqlite3_column_value(cur->elems, 2), &id, &obj_text);
+        else if (strcmp(type, "text") != 0 && strcmp(type, "null") != 0)
+            rc = ELEM_ERROR(cur, i, "expected a string, null or an object {\"id\": ..., \"text\": \"...\"}, got %s",
+                            json_kind(type));
+        sqlite3_value *text_v = strcmp(type, "text") == 0 ? sqlite3_column_value(cur->elems, 2) : obj_text;
+        if (rc == SQLITE_OK && text_v)
+            rc = queue_text(cur, i, text_v, &slot);
+        sqlite3_value_free(obj_text);
+        if (rc == SQLITE_OK)
+            rc = push_row(cur, i, id, slot); /* takes id */
+        else
+            sqlite3_value_free(id);
+        if (rc != SQLITE_OK)
             return rc;
     }
     if (emb_batcher_run(cur->b, &err) != EMB_OK) {
@@ -375,14 +374,10 @@ static int batch_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_
                    ? SQLITE_NOMEM
                    : ext_vtab_error(vt, "embed_batch: model '%s': %s", registry_lease_name(cur->lease), err.msg);
 
-    /* The argument lives only during this call: json_each reads a copy. */
-    cur->texts = sqlite3_value_dup(texts_v);
-    if (!cur->texts)
-        return SQLITE_NOMEM;
     sqlite3_stmt *top = NULL;
     if ((rc = sqlite3_prepare_v2(db, "SELECT json_type(?1)", -1, &top, NULL)) != SQLITE_OK)
         return ext_vtab_error(vt, "embed_batch: cannot read texts: %s", sqlite3_errmsg(db));
-    sqlite3_bind_value(top, 1, cur->texts);
+    sqlite3_bind_value(top, 1, texts_v);
     rc = sqlite3_step(top);
     const char *kind = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(top, 0) : NULL;
     if (rc != SQLITE_ROW)
@@ -399,7 +394,10 @@ static int batch_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_
     if ((rc = sqlite3_prepare_v2(db, "SELECT key, type, value FROM json_each(?1)", -1, &cur->elems, NULL)) !=
         SQLITE_OK)
         return ext_vtab_error(vt, "embed_batch: cannot read texts: %s", sqlite3_errmsg(db));
-    sqlite3_bind_value(cur->elems, 1, cur->texts);
+    /* The argument lives only during this call: the statement keeps a copy
+     * (and json_each one more, with its parse: memory O(input)). */
+    if (sqlite3_bind_value(cur->elems, 1, texts_v) != SQLITE_OK)
+        return SQLITE_NOMEM;
     cur->elems_done = false;
     return next_window(cur);
 }
