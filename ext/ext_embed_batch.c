@@ -177,6 +177,8 @@ static const char *json_kind(const char *type)
         return type;
     if (strcmp(type, "array") == 0)
         return "an array";
+    if (strcmp(type, "object") == 0)
+        return "an object";
     return type;
 }
 
@@ -294,6 +296,7 @@ static int next_window(batch_cursor *cur)
         if (!type)
             return SQLITE_NOMEM;
         sqlite3_value *id = NULL, *obj_text = NULL;
+        rc = SQLITE_OK;
         size_t slot = NO_SLOT;
         if (strcmp(type, "object") == 0)
             rc = read_object(cur, i, sqlite3_column_value(cur->elems, 2), &id, &obj_text);
