@@ -290,7 +290,17 @@ static int next_window(batch_cursor *cur)
             break;
         }
         if (rc != SQLITE_ROW)
-            return ext_vtab_error(cur->base.pVtab, "embed_batch: texts: %s", sqlite3_errmsg(db));
+            return ext_vtab_error(cur->base.pVtab, "embed_batch: texts are not valid JSON: %s",
+                                  sqlite3_errmsg(db));
+        if (sqlite3_column_type(cur->elems, 0) != SQLITE_INTEGER) {
+            /* json_each over an object (keys are names) or a scalar (no key):
+             * decided on the first row, without a second parse of the input */
+            const char *kind = sqlite3_column_type(cur->elems, 0) == SQLITE_TEXT
+                                   ? "object"
+                                   : (const char *)sqlite3_column_text(cur->elems, 1);
+            return ext_vtab_error(cur->base.pVtab, "embed_batch: texts must be a JSON array, got %s",
+                                  kind ? json_kind(kind) : "?");
+        }
         sqlite3_int64 i = sqlite3_column_int64(cur->elems, 0);
         const char *type = (const char *)sqlite3_column_text(cur->elems, 1);
         if (!type)
@@ -321,6 +331,29 @@ static int next_window(batch_cursor *cur)
                               err.msg);
     }
     return SQLITE_OK;
+}
+
+/* texts is a JSON array (else the error). Only for an input without
+ * elements: otherwise json_each's first key already told (next_window). */
+static int check_array(sqlite3_vtab *vt, sqlite3 *db, sqlite3_value *texts_v)
+{
+    sqlite3_stmt *top = NULL;
+    int rc;
+    if ((rc = sqlite3_prepare_v2(db, "SELECT json_type(?1)", -1, &top, NULL)) != SQLITE_OK)
+        return ext_vtab_error(vt, "embed_batch: cannot read texts: %s", sqlite3_errmsg(db));
+    sqlite3_bind_value(top, 1, texts_v);
+    rc = sqlite3_step(top);
+    const char *kind = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(top, 0) : NULL;
+    if (rc != SQLITE_ROW)
+        rc = ext_vtab_error(vt, "embed_batch: texts are not valid JSON: %s", sqlite3_errmsg(db));
+    else if (!kind)
+        rc = SQLITE_NOMEM;
+    else if (strcmp(kind, "array") != 0)
+        rc = ext_vtab_error(vt, "embed_batch: texts must be a JSON array, got %s", json_kind(kind));
+    else
+        rc = SQLITE_OK;
+    sqlite3_finalize(top);
+    return rc;
 }
 
 static int batch_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_str, int argc,
@@ -377,23 +410,6 @@ static int batch_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_
                    ? SQLITE_NOMEM
                    : ext_vtab_error(vt, "embed_batch: model '%s': %s", registry_lease_name(cur->lease), err.msg);
 
-    sqlite3_stmt *top = NULL;
-    if ((rc = sqlite3_prepare_v2(db, "SELECT json_type(?1)", -1, &top, NULL)) != SQLITE_OK)
-        return ext_vtab_error(vt, "embed_batch: cannot read texts: %s", sqlite3_errmsg(db));
-    sqlite3_bind_value(top, 1, texts_v);
-    rc = sqlite3_step(top);
-    const char *kind = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(top, 0) : NULL;
-    if (rc != SQLITE_ROW)
-        rc = ext_vtab_error(vt, "embed_batch: texts are not valid JSON: %s", sqlite3_errmsg(db));
-    else if (!kind)
-        rc = SQLITE_NOMEM;
-    else if (strcmp(kind, "array") != 0)
-        rc = ext_vtab_error(vt, "embed_batch: texts must be a JSON array, got %s", json_kind(kind));
-    else
-        rc = SQLITE_OK;
-    sqlite3_finalize(top);
-    if (rc != SQLITE_OK)
-        return rc;
     if ((rc = sqlite3_prepare_v2(db, "SELECT key, type, value FROM json_each(?1)", -1, &cur->elems, NULL)) !=
         SQLITE_OK)
         return ext_vtab_error(vt, "embed_batch: cannot read texts: %s", sqlite3_errmsg(db));
@@ -402,7 +418,11 @@ static int batch_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_
     if (sqlite3_bind_value(cur->elems, 1, texts_v) != SQLITE_OK)
         return SQLITE_NOMEM;
     cur->elems_done = false;
-    return next_window(cur);
+    if ((rc = next_window(cur)) != SQLITE_OK || cur->n_rows > 0)
+        return rc;
+    /* json_each gives no row for [] but also for {}: tell them apart (on an
+     * empty input, so this second parse costs nothing) */
+    return check_array(vt, db, texts_v);
 }
 
 static int batch_next(sqlite3_vtab_cursor *base)
