@@ -31,7 +31,11 @@ INSERT INTO docs(body) VALUES
   ('The spacecraft entered orbit around Mars after a seven-month journey.'),
   ('Astronomers discovered a planet orbiting a distant star.');
 
-UPDATE docs SET vec = embed('minilm', body);
+-- One statement embeds every document: embed_batch packs them into shared
+-- forward passes and gives each vector back with the id it was given.
+UPDATE docs SET vec = b.vector
+  FROM embed_batch('minilm', (SELECT json_group_array(json_object('id', id, 'text', body)) FROM docs)) AS b
+ WHERE docs.id = b.id;
 SELECT count(*) AS documents, length(vec) / 4 AS dimensions FROM docs GROUP BY 2;
 
 CREATE TABLE queries(q TEXT);

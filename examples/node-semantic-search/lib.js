@@ -77,19 +77,23 @@ function indexFolder(db, folder) {
   const dropVec = db.prepare('DELETE FROM passages_vec WHERE rowid = ?');
   const dropPassages = db.prepare('DELETE FROM passages WHERE file = ?');
   const addPassage = db.prepare('INSERT INTO passages(file, para, body) VALUES (?, ?, ?)');
-  // the vector is computed by SQLite from the stored text
-  const addVector = db.prepare(
-    'INSERT INTO passages_vec(rowid, embedding) SELECT id, embed(?, body, ?) FROM passages WHERE id = ?');
+  // One statement embeds a whole file's passages: embed_batch packs them into
+  // shared forward passes (faster than one embed() per row) and returns each
+  // vector with the passage id it was given.
+  const addVectors = db.prepare(`
+    INSERT INTO passages_vec(rowid, embedding)
+    SELECT id, vector FROM embed_batch(?,
+      (SELECT json_group_array(json_object('id', id, 'text', body)) FROM passages WHERE file = ?), ?)`);
   let count = 0;
   db.transaction(() => {
     for (const file of files) {
       for (const { id } of oldIds.all(file)) dropVec.run(BigInt(id));
       dropPassages.run(file);
       paragraphs(fs.readFileSync(path.join(folder, file), 'utf8')).forEach((body, i) => {
-        const { lastInsertRowid } = addPassage.run(file, i + 1, body);
-        addVector.run(MODEL, options, lastInsertRowid);
+        addPassage.run(file, i + 1, body);
         count++;
       });
+      addVectors.run(MODEL, file, options);
     }
   })();
   return { files: files.length, passages: count, ms: Date.now() - started };
