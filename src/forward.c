@@ -17,6 +17,7 @@
 
 #include "blas.h"
 #include "ggml_types.h"
+#include "matmul_thin.h"
 #include "quant.h"
 
 #define WS_ALIGN 64
@@ -226,7 +227,10 @@ static void linear(float *y, size_t ldy, const float *x, size_t ldx, size_t T, c
                    const emb_weight *b, workspace *ws)
 {
     size_t ic = (size_t)w->ne0, oc = (size_t)w->ne1;
-    if (is_direct(w) && T > EMB_FORWARD_FEW_TOKENS) {
+    if (emb_matmul_thin_wins(w->type, T)) {
+        /* few tokens: each weight read once, no BLAS (matmul_thin.h) */
+        emb_matmul_thin(y, ldy, x, ldx, T, w, 0, oc);
+    } else if (is_direct(w) && T > EMB_FORWARD_FEW_TOKENS) {
         emb_sgemm_nt(y, ldy, x, ldx, (const float *)w->data, ic, T, oc, ic, 0.0f);
     } else if (is_direct(w)) {
         /* few tokens: the same row chunks as a dequantized tile, read in place
