@@ -41,10 +41,10 @@ static inline __attribute__((always_inline)) void block(const int TB, float *y, 
          * next group is in flight long before this one is done */
         const size_t off = k / 8 * 64;
         if (pf && off < pf_bytes) {
-            _mm_prefetch(pf + off, _MM_HINT_T0);
-            _mm_prefetch(pf + pf_ld + off, _MM_HINT_T0);
-            _mm_prefetch(pf + 2 * pf_ld + off, _MM_HINT_T0);
-            _mm_prefetch(pf + 3 * pf_ld + off, _MM_HINT_T0);
+            _mm_prefetch(pf + off, _MM_HINT_T1);
+            _mm_prefetch(pf + pf_ld + off, _MM_HINT_T1);
+            _mm_prefetch(pf + 2 * pf_ld + off, _MM_HINT_T1);
+            _mm_prefetch(pf + 3 * pf_ld + off, _MM_HINT_T1);
         }
 #pragma GCC unroll 3
         for (int j = 0; j < TB; j++)
