@@ -108,6 +108,6 @@ bool emb_matmul_thin_wins(uint32_t type, size_t T)
         return false;
     const char *level = emb_quant_simd_level();
     if (strcmp(level, "scalar") == 0)
-        return false; /* the portable loop loses to any BLAS beyond T = 1 */
-    return T <= 32;
+        return false; /* the portable loop is no match for a BLAS kernel */
+    return T <= EMB_THIN_MAX_TOKENS;
 }

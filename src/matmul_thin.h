@@ -49,6 +49,12 @@
 void emb_matmul_thin(float *y, size_t ldy, const float *x, size_t ldx, size_t T,
                      const emb_weight *w, size_t r0, size_t r1);
 
+/* Up to this many tokens the thin path is used on AVX2 / AVX-512 (all types):
+ * measured faster than dequantize + OpenBLAS sgemm up to 96-128 tokens on
+ * F16, Q8_0 and Q4_K (nomic geometry, docs/engine.md); 64 keeps a margin for
+ * CPUs where sgemm does better at mid sizes. */
+#define EMB_THIN_MAX_TOKENS ((size_t)64)
+
 /*
  * true if emb_matmul_thin is the faster way to compute a product of T
  * activation rows with a weight of this ggml type on this CPU (else

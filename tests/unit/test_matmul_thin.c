@@ -232,6 +232,9 @@ static void test_every_type_level_and_shape(void **state)
                     ok &= check_case(type, ks[0], 11, Ts[j], ranges[i][0], ranges[i][1], i % 3);
                     cases++;
                 }
+            /* many rows: 137 = 34 groups + 1, inside a range */
+            ok &= check_case(type, ks[0], 137, 14, 2, 135, 0);
+            cases++;
             /* more than one K chunk */
             for (size_t j = 0; j < sizeof Ts / sizeof Ts[0]; j++) {
                 ok &= check_case(type, ks[1], 6, Ts[j], j % 2, 6, j % 2);
@@ -263,7 +266,7 @@ static void test_empty_products_write_nothing(void **state)
 }
 
 /* The predicate: never for types that cannot be computed or T == 0; at the
- * scalar level never (BLAS wins); on SIMD levels for 1..32 tokens. */
+ * scalar level never (BLAS wins); on SIMD levels for 1..EMB_THIN_MAX_TOKENS. */
 static void test_predicate(void **state)
 {
     (void)state;
@@ -277,7 +280,8 @@ static void test_predicate(void **state)
         for (size_t i = 0; i < N_TYPES; i++) {
             assert_true(emb_matmul_thin_wins(TYPES[i], 1));
             assert_true(emb_matmul_thin_wins(TYPES[i], 14));
-            assert_false(emb_matmul_thin_wins(TYPES[i], 4096));
+            assert_true(emb_matmul_thin_wins(TYPES[i], EMB_THIN_MAX_TOKENS));
+            assert_false(emb_matmul_thin_wins(TYPES[i], EMB_THIN_MAX_TOKENS + 1));
         }
     }
 }
