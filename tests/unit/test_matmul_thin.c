@@ -226,7 +226,7 @@ static void test_every_type_level_and_shape(void **state)
             }
             /* row ranges starting/ending inside groups; unaligned weights */
             static const size_t ranges[][2] = {{1, 10}, {3, 4}, {5, 11}, {0, 2}};
-            static const size_t Ts[] = {1, 5, 6, 7, 14, 32};
+            static const size_t Ts[] = {1, 5, 6, 7, 14, 32, 64};
             for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
                 for (size_t j = 0; j < sizeof Ts / sizeof Ts[0]; j++) {
                     ok &= check_case(type, ks[0], 11, Ts[j], ranges[i][0], ranges[i][1], i % 3);
