@@ -13,13 +13,16 @@ Command line (every command finds the leader through --servers):
     dqlite_wire.py --servers A,B,C leader
     dqlite_wire.py --servers A,B,C cluster
     dqlite_wire.py --servers A,B,C join ID ADDRESS     (add as a voter)
-    dqlite_wire.py --servers A,B,C transfer ID         (hand leadership to ID)
+    dqlite_wire.py --servers A,B,C transfer ID         (hand leadership to ID, wait)
     dqlite_wire.py --servers A,B,C wait-leader [--not ADDRESS] [--timeout S]
+    dqlite_wire.py --servers A,B,C digest DB SQL       (SHA-256 of the leader's rows)
+    dqlite_wire.py --servers A,B,C exec DB SQL [TEXT...] (TEXTs bound to ?1, ?2, ...)
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import socket
 import struct
 import sys
@@ -305,6 +308,28 @@ def join(servers: list[str], node_id: int, address: str, timeout: float = 30.0) 
         c.assign(node_id, VOTER)
 
 
+def make_leader(servers: list[str], node_id: int, timeout: float = 60.0) -> str:
+    """Hands leadership to node_id (nothing to do if it leads already) and
+    waits until it answers as leader. Returns its address."""
+    deadline = time.monotonic() + timeout
+    _, leader = find_leader(servers, timeout)
+    with Connection(leader) as c:
+        members = {i: a for i, a, _ in c.cluster()}
+        if node_id not in members:
+            raise DqliteError(-1, f"node {node_id} is not a member")
+        if members[node_id] != leader:
+            c.transfer(node_id)
+    while time.monotonic() < deadline:
+        try:
+            with Connection(members[node_id], timeout=2.0) as c:
+                if c.leader()[1] == members[node_id]:
+                    return members[node_id]
+        except (OSError, DqliteError):
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"node {node_id} did not become leader within {timeout} s")
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--servers", required=True, help="comma-separated host:port list")
@@ -319,6 +344,13 @@ def main(argv: list[str]) -> int:
     w = sub.add_parser("wait-leader")
     w.add_argument("--not", dest="exclude")
     w.add_argument("--timeout", type=float, default=30.0)
+    e = sub.add_parser("exec")
+    e.add_argument("db")
+    e.add_argument("sql")
+    e.add_argument("params", nargs="*")
+    d = sub.add_parser("digest")
+    d.add_argument("db")
+    d.add_argument("sql")
     args = ap.parse_args(argv)
     servers = [s for s in args.servers.split(",") if s]
     try:
@@ -332,10 +364,23 @@ def main(argv: list[str]) -> int:
                     print(node_id, address, role, "leader" if address == leader else "")
         elif args.cmd == "join":
             join(servers, args.id, args.address)
-        elif args.cmd == "transfer":
+        elif args.cmd == "exec":
             _, leader = find_leader(servers)
+            with Connection(leader, timeout=300) as c:
+                _, changes = c.exec(c.open(args.db), args.sql, *args.params)
+            print(f"{changes} rows changed")
+        elif args.cmd == "digest":
+            node_id, leader = find_leader(servers)
             with Connection(leader) as c:
-                c.transfer(args.id)
+                _, rows = c.query(c.open(args.db), args.sql)
+            h = hashlib.sha256()
+            for row in rows:
+                for v in row:
+                    raw = v if isinstance(v, bytes) else repr(v).encode("utf-8")
+                    h.update(len(raw).to_bytes(8, "little") + raw)
+            print(f"node {node_id} ({leader}): {len(rows)} rows, SHA-256 {h.hexdigest()[:16]}")
+        elif args.cmd == "transfer":
+            make_leader(servers, args.id)
     except (OSError, DqliteError, TimeoutError) as e:
         print(f"dqlite_wire: {e}", file=sys.stderr)
         return 1
