@@ -59,7 +59,10 @@ static int start_node(const node_options *opts, dqlite_node **out)
     }
     rc = dqlite_node_set_bind_address(node, opts->bind);
     if (rc != 0) {
-        fprintf(stderr, "dqlite_node_set_bind_address %s: %s\n", opts->bind, dqlite_node_errmsg(node));
+        /* dqlite 1.11 leaves its message empty when the listen fails. */
+        const char *msg = dqlite_node_errmsg(node);
+        fprintf(stderr, "cannot listen on %s: %s\n", opts->bind,
+                msg && *msg ? msg : "address in use, or not an address of this machine");
         dqlite_node_destroy(node);
         return -1;
     }
@@ -125,8 +128,7 @@ int main(int argc, char **argv)
     dqlite_node *node = NULL;
     if (start_node(&opts, &node) != 0)
         return 1;
-    fprintf(stderr, "node %llu: serving %s (dqlite %d, SQLite %s)\n", opts.id, opts.address,
-            dqlite_version_number(), sqlite3_libversion());
+    fprintf(stderr, "node %llu: serving %s (SQLite %s)\n", opts.id, opts.address, sqlite3_libversion());
 
     int sig = 0;
     sigwait(&stop, &sig);

@@ -2,8 +2,8 @@
 # Install everything sqlite-embed needs to build, test and run its demo on a
 # fresh Debian/Ubuntu machine: compilers, CMake, SQLite, OpenBLAS, cmocka,
 # clang (sanitizer/fuzz builds), dqlite (the cluster node and test), Python
-# packages for the test references and
-# the model converter, and the Node packages of the Node tests.
+# packages for the test references and the model converter, and the Node
+# packages of the Node tests.
 # Idempotent; uses sudo when not root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
