@@ -310,24 +310,31 @@ def join(servers: list[str], node_id: int, address: str, timeout: float = 30.0) 
 
 def make_leader(servers: list[str], node_id: int, timeout: float = 60.0) -> str:
     """Hands leadership to node_id (nothing to do if it leads already) and
-    waits until it answers as leader. Returns its address."""
+    waits until it answers as leader. Retries the transfer, which Raft
+    refuses while the target is still catching up. Returns its address."""
     deadline = time.monotonic() + timeout
-    _, leader = find_leader(servers, timeout)
-    with Connection(leader) as c:
-        members = {i: a for i, a, _ in c.cluster()}
-        if node_id not in members:
-            raise DqliteError(-1, f"node {node_id} is not a member")
-        if members[node_id] != leader:
-            c.transfer(node_id)
+    last = ""
     while time.monotonic() < deadline:
         try:
-            with Connection(members[node_id], timeout=2.0) as c:
-                if c.leader()[1] == members[node_id]:
-                    return members[node_id]
-        except (OSError, DqliteError):
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(f"node {node_id} did not become leader within {timeout} s")
+            _, leader = find_leader(servers, max(1.0, deadline - time.monotonic()))
+            with Connection(leader) as c:
+                members = {i: a for i, a, _ in c.cluster()}
+                if node_id not in members:
+                    raise DqliteError(-1, f"node {node_id} is not a member")
+                if members[node_id] != leader:
+                    c.transfer(node_id)
+            for _ in range(50):
+                with Connection(members[node_id], timeout=2.0) as c:
+                    if c.leader()[1] == members[node_id]:
+                        return members[node_id]
+                time.sleep(0.1)
+            last = "the transfer did not complete"
+        except (OSError, DqliteError) as e:
+            if isinstance(e, DqliteError) and "not a member" in e.message:
+                raise
+            last = str(e)
+            time.sleep(0.2)
+    raise TimeoutError(f"node {node_id} did not become leader within {timeout} s ({last})")
 
 
 def main(argv: list[str]) -> int:

@@ -14,7 +14,8 @@ Starts three embed-dqlite-node processes, forms the cluster, and checks:
      stored vector at distance 0 on every node;
   4. after the leader is killed (SIGKILL), a new leader is elected, nothing
      written before the kill is lost, and embed() writes succeed on it; both
-     survivors then hold the same bytes.
+     survivors then hold the same bytes; the killed node, restarted with its
+     data directory, catches up and can lead with all of it.
 Before that, a node given a missing model or extension must refuse to
 start. Every process it starts is stopped by PID at the end, also on failure or
 timeout (and dies with this process: PR_SET_PDEATHSIG).
@@ -90,12 +91,12 @@ class Cluster:
 
     def start(self, node_id: int) -> None:
         d = self.workdir / f"node{node_id}"
-        d.mkdir()
+        d.mkdir(exist_ok=True)  # a restarted node keeps its Raft log
         cmd = [str(self.node_bin), "--id", str(node_id), "--address", self.addresses[node_id],
                "--dir", str(d), "--model", f"m={self.model}"]
         for e in self.extensions:
             cmd += ["--extension", str(e)]
-        log = open(self.workdir / f"node{node_id}.log", "wb")
+        log = open(self.workdir / f"node{node_id}.log", "ab")
         self.procs[node_id] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                                                preexec_fn=die_with_parent)
         log.close()
@@ -274,14 +275,19 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
         check_against_reference(expected2[len(expected):], refs, f"node {new_id} (new leader), new rows")
         for node_id in sorted(set(cluster.addresses) - {dead}):
             check_node_replica(cluster, node_id, expected2, vec0 is not None)
+
+        # The killed node restarts from its own Raft log, catches up, and
+        # can lead with everything written while it was down.
+        cluster.start(dead)
+        print(f"node {dead} restarted with its data directory")
+        check_node_replica(cluster, dead, expected2, vec0 is not None)
     except BaseException:
         cluster.dump_logs()
         raise
     finally:
         cluster.stop_all()
     for node_id, p in cluster.procs.items():
-        if node_id != dead:
-            check(p.returncode == 0, f"node {node_id} exited with {p.returncode} on SIGTERM")
+        check(p.returncode == 0, f"node {node_id} exited with {p.returncode} on SIGTERM")
 
 
 def main() -> int:
