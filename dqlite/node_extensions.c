@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-int node_extension_entry_name(const char *path, char *buf, size_t size)
+/* Fills buf with the entry point name for path (rule in node_extensions.h).
+ * Returns 0, or -1 when no name can be derived or buf is too small. */
+static int extension_entry_name(const char *path, char *buf, size_t size)
 {
     static const char PREFIX[] = "sqlite3_";
     static const char SUFFIX[] = "_init";
@@ -43,7 +45,7 @@ int node_extensions_register(const char *const *paths, size_t n_paths)
 {
     for (size_t i = 0; i < n_paths; i++) {
         char entry[256];
-        if (node_extension_entry_name(paths[i], entry, sizeof entry) != 0) {
+        if (extension_entry_name(paths[i], entry, sizeof entry) != 0) {
             fprintf(stderr, "extension %s: no entry point name can be derived from the file name\n", paths[i]);
             return -1;
         }

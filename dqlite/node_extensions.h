@@ -31,8 +31,4 @@ int node_extensions_register(const char *const *paths, size_t n_paths);
  * start, not on the first client query. Returns 0, or -1 after printing why. */
 int node_models_register(const node_model *models, size_t n_models);
 
-/* Fills buf with the entry point name for path (see above). Returns 0, or
- * -1 when no name can be derived or buf is too small. Exposed for tests. */
-int node_extension_entry_name(const char *path, char *buf, size_t size);
-
 #endif
