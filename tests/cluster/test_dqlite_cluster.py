@@ -44,12 +44,17 @@ import dqlite_wire as dw  # noqa: E402
 from refbin import read_refbin  # noqa: E402
 
 DB = "embeddings"
-TOTAL_TIMEOUT_S = 240
+TOTAL_TIMEOUT_S = 380
 N_AFTER_KILL = 3  # reference texts written only after the failover
 # embed() runs on the leader's event-loop thread, which also sends raft's
 # heartbeats: a statement embedding for longer than the election timeout (3 s)
 # on a loaded machine would get the leader deposed. A few texts per statement.
-CHUNK = 4
+CHUNK = 2
+# Leadership moved under a request: SQLITE_IOERR_NOT_LEADER and
+# SQLITE_IOERR_LEADERSHIP_LOST (dqlite's extended I/O error codes).
+TRANSIENT_CODES = {10 | (40 << 8), 10 | (41 << 8)}
+RETRY_S = 90
+VV_SYNC = "INSERT INTO vv(rowid, embedding) SELECT id, v FROM docs WHERE id NOT IN (SELECT rowid FROM vv)"
 
 
 class Failure(Exception):
@@ -88,6 +93,7 @@ class Cluster:
         self.workdir = workdir
         self.addresses = {i + 1: f"127.0.0.1:{p}" for i, p in enumerate(free_ports(3))}
         self.procs: dict[int, subprocess.Popen] = {}
+        self.retries = 0
 
     def start(self, node_id: int) -> None:
         d = self.workdir / f"node{node_id}"
@@ -110,15 +116,38 @@ class Cluster:
     def make_leader(self, node_id: int) -> None:
         dw.make_leader(self.servers(), node_id)
 
-    def query_node(self, node_id: int, sql: str, *params) -> list[tuple]:
-        """Runs a query on node_id itself (it must be the leader)."""
-        with dw.Connection(self.addresses[node_id], timeout=60) as c:
-            return c.query(c.open(DB), sql, *params)[1]
+    def retrying(self, what: str, fn):
+        """Runs fn until it succeeds or a transient error (the leader changed:
+        on a loaded machine an election can happen at any time) persists for
+        RETRY_S. Only idempotent operations are retried."""
+        deadline = time.monotonic() + RETRY_S
+        while True:
+            try:
+                return fn()
+            except (dw.DqliteError, OSError) as e:
+                transient = isinstance(e, OSError) or e.code in TRANSIENT_CODES
+                if not transient or time.monotonic() > deadline:
+                    raise
+                self.retries += 1
+                print(f"  ({what}: {e}; retrying)")
+                time.sleep(0.5)
 
-    def exec_leader(self, sql: str, *params) -> tuple[int, int]:
-        _, addr = self.leader()
-        with dw.Connection(addr, timeout=120) as c:
-            return c.exec(c.open(DB), sql, *params)
+    def read(self, node_id: int, sql: str, *params) -> list[tuple]:
+        """Runs a query on node_id itself, made leader first (dqlite answers
+        queries on the leader only)."""
+        def attempt():
+            self.make_leader(node_id)
+            with dw.Connection(self.addresses[node_id], timeout=60) as c:
+                return c.query(c.open(DB), sql, *params)[1]
+        return self.retrying(f"read on node {node_id}", attempt)
+
+    def write(self, sql: str, *params) -> tuple[int, int]:
+        """Runs an idempotent statement on whichever node leads."""
+        def attempt():
+            _, addr = self.leader()
+            with dw.Connection(addr, timeout=120) as c:
+                return c.exec(c.open(DB), sql, *params)
+        return self.retrying("write", attempt)
 
     def stop_all(self) -> None:
         for p in self.procs.values():
@@ -156,11 +185,10 @@ def check_against_reference(rows: list[tuple], refs: dict[str, np.ndarray], what
 def check_node_replica(cluster: Cluster, node_id: int, expected: list[tuple], vec0: bool) -> None:
     """node_id leads: its replica must equal expected byte for byte; its own
     model must reproduce the stored vectors; vec0 must find each vector."""
-    cluster.make_leader(node_id)
-    rows = cluster.query_node(node_id, "SELECT id, body, v FROM docs ORDER BY id")
+    rows = cluster.read(node_id, "SELECT id, body, v FROM docs ORDER BY id")
     check(rows == expected, f"node {node_id}: rows differ from the first node's "
                             f"({len(rows)} vs {len(expected)} rows)")
-    sims = [cluster.query_node(node_id, "SELECT min(embed_similarity(v, embed('m', body))) FROM docs "
+    sims = [cluster.read(node_id, "SELECT min(embed_similarity(v, embed('m', body))) FROM docs "
                                         "WHERE id BETWEEN ? AND ?", lo, lo + CHUNK - 1)[0][0]
             for lo in range(1, len(rows) + 1, CHUNK)]
     check(None not in sims and min(sims) >= 0.99999,
@@ -172,7 +200,7 @@ def check_node_replica(cluster: Cluster, node_id: int, expected: list[tuple], ve
         by_id = {i: blob for i, _, blob in rows}
         misses = []
         for i, _, blob in rows:
-            hit = cluster.query_node(node_id, "SELECT rowid, distance FROM vv WHERE embedding MATCH ? AND k = 1",
+            hit = cluster.read(node_id, "SELECT rowid, distance FROM vv WHERE embedding MATCH ? AND k = 1",
                                      blob)
             if len(hit) != 1 or by_id.get(hit[0][0]) != blob or hit[0][1] != 0.0:
                 misses.append((i, hit))
@@ -181,13 +209,15 @@ def check_node_replica(cluster: Cluster, node_id: int, expected: list[tuple], ve
     print(msg)
 
 
-def insert_embedded(cluster: Cluster, texts: list[str]) -> None:
-    """INSERT ... embed() through the leader, CHUNK texts per statement."""
+def insert_embedded(cluster: Cluster, texts: list[str], first_id: int) -> None:
+    """INSERT ... embed() through the leader, CHUNK texts per statement, with
+    explicit ids so that a statement retried after a leader change (it may
+    or may not have committed) writes the same rows."""
     for lo in range(0, len(texts), CHUNK):
         chunk = texts[lo:lo + CHUNK]
-        _, n = cluster.exec_leader(
-            "INSERT INTO docs(body, v) SELECT value, embed('m', value) FROM json_each(?) ORDER BY key",
-            json.dumps(chunk))
+        _, n = cluster.write(
+            "INSERT OR REPLACE INTO docs(id, body, v) SELECT ?2 + key, value, embed('m', value) FROM json_each(?1)",
+            json.dumps(chunk), first_id + lo)
         check(n == len(chunk), f"inserted {n} rows of {len(chunk)}")
 
 
@@ -240,16 +270,16 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
         print(f"cluster formed: {members}")
 
         # Writes through the leader: one statement embeds every text.
-        cluster.exec_leader("CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT NOT NULL, v BLOB NOT NULL)")
-        insert_embedded(cluster, before)
+        cluster.write("CREATE TABLE IF NOT EXISTS docs(id INTEGER PRIMARY KEY, body TEXT NOT NULL, v BLOB NOT NULL)")
+        insert_embedded(cluster, before, 1)
         if vec0:
             dims = refs[texts[0]].shape[0]
-            cluster.exec_leader(f"CREATE VIRTUAL TABLE vv USING vec0(embedding float[{dims}])")
-            cluster.exec_leader("INSERT INTO vv(rowid, embedding) SELECT id, v FROM docs")
+            cluster.write(f"CREATE VIRTUAL TABLE IF NOT EXISTS vv USING vec0(embedding float[{dims}])")
+            cluster.write(VV_SYNC)
 
         _, leader = cluster.leader()
         first = next(i for i, a in cluster.addresses.items() if a == leader)
-        expected = cluster.query_node(first, "SELECT id, body, v FROM docs ORDER BY id")
+        expected = cluster.read(first, "SELECT id, body, v FROM docs ORDER BY id")
         check(len(expected) == len(before), f"{len(expected)} rows read back")
         check_against_reference(expected, refs, f"node {first} (leader)")
         for node_id in (1, 2, 3):
@@ -263,13 +293,12 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
         cluster.procs[dead].wait(timeout=10)
         new_id, new_leader = cluster.leader(exclude=leader)
         print(f"killed leader node {dead}; node {new_id} elected after {time.monotonic() - t0:.1f} s")
-        rows = cluster.query_node(new_id, "SELECT id, body, v FROM docs ORDER BY id")
+        rows = cluster.read(new_id, "SELECT id, body, v FROM docs ORDER BY id")
         check(rows == expected, "rows written before the kill changed or were lost")
-        insert_embedded(cluster, after)
+        insert_embedded(cluster, after, len(expected) + 1)
         if vec0:
-            cluster.exec_leader("INSERT INTO vv(rowid, embedding) SELECT id, v FROM docs WHERE id > ?",
-                                len(expected))
-        expected2 = cluster.query_node(new_id, "SELECT id, body, v FROM docs ORDER BY id")
+            cluster.write(VV_SYNC)
+        expected2 = cluster.read(new_id, "SELECT id, body, v FROM docs ORDER BY id")
         check(expected2[:len(expected)] == expected, "old rows changed after new writes")
         check(len(expected2) == len(expected) + len(after), f"{len(expected2)} rows after the failover")
         check_against_reference(expected2[len(expected):], refs, f"node {new_id} (new leader), new rows")
@@ -281,6 +310,7 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
         cluster.start(dead)
         print(f"node {dead} restarted with its data directory")
         check_node_replica(cluster, dead, expected2, vec0 is not None)
+        print(f"requests retried after a leader change: {cluster.retries}")
     except BaseException:
         cluster.dump_logs()
         raise

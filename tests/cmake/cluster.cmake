@@ -13,7 +13,7 @@ if(EMBED_DQLITE_BUILD)
             --vec0 ${CMAKE_SOURCE_DIR}/tests/node/node_modules/sqlite-vec-linux-x64/vec0.so)
   set_tests_properties(dqlite_cluster PROPERTIES
     FIXTURES_REQUIRED models
-    TIMEOUT 300
+    TIMEOUT 400
     LABELS "cluster"
     ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
 endif()
