@@ -16,7 +16,7 @@ SELECT i, id, typeof(id) AS id_type, length(vector) AS bytes, tokens
                              {"id": null, "text": "c"}, {"text": "no id"}, {"id": -9007199254740993, "text": "d"}]');
 -- the vector is embed()'s; tokens are embed_token_count()'s after truncation
 SELECT count(*) AS n, sum(abs(embed_similarity(vector, embed('bert', t.value)) - 1) < 1e-6) AS same_as_embed,
-       sum(tokens = min(embed_token_count(t.value, 'bert'), 64)) AS tokens_ok
+       sum(tokens = min(embed_token_count(t.value), 64)) AS tokens_ok
   FROM embed_batch('bert', (SELECT json_group_array(value) FROM json_each('["one", "two words", "a much longer text with many words in it"]'))) b
   JOIN json_each('["one", "two words", "a much longer text with many words in it"]') t ON t.key = b.i;
 -- one argument: the default model (the first registered); NULL model too
