@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "blas.h"
+#include "thread_pool.h"
 #include "embed.h"
 #include "forward.h"
 #include "model.h"
@@ -101,7 +102,7 @@ int main(int argc, char **argv)
     int words = 12, threads = 0;
     double seconds = 3.0;
     emb_embed_opts opts = emb_embed_opts_default();
-    emb_forward_cfg cfg = {0, 0, false};
+    emb_forward_cfg cfg = {.tile_bytes = 0};
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "-b") && i + 1 < argc)
             batches = argv[++i];
@@ -137,7 +138,7 @@ int main(int argc, char **argv)
     }
     double t_load = now() - t0;
     long anon_model = status_kb("RssAnon");
-    if (threads > 0 && emb_blas_set_threads(threads, &err) != EMB_OK) {
+    if (threads > 0 && emb_pool_set_threads((size_t)threads, &err) != EMB_OK) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }

@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "blas.h"
+#include "thread_pool.h"
 #include "embed.h"
 #include "model.h"
 #include "tokenizer.h"
@@ -168,7 +169,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err.msg);
         goto end;
     }
-    if (threads > 0 && emb_blas_set_threads(threads, &err) != EMB_OK) {
+    if (threads > 0 && emb_pool_set_threads((size_t)threads, &err) != EMB_OK) {
         fprintf(stderr, "%s\n", err.msg);
         goto end;
     }
