@@ -180,9 +180,13 @@ static fwd_plan plan_workspace(const emb_model *m, size_t T, size_t max_len, siz
     size_t te, budget;
     if (!mul_ok(T, E, &te))
         return p;
-    budget = cfg && cfg->ffn_bytes ? cfg->ffn_bytes / sizeof(float) : EMB_FORWARD_FFN_BYTES / sizeof(float);
-    if (budget < te)
-        budget = te; /* `a` is T x E anyway */
+    if (cfg && cfg->ffn_bytes) {
+        budget = cfg->ffn_bytes / sizeof(float);
+    } else {
+        budget = EMB_FORWARD_FFN_BYTES / sizeof(float);
+        if (budget < te)
+            budget = te; /* `a` is T x E anyway */
+    }
     p.fc = ffn_chunk(m, p.blk_f, budget);
     size_t ffn, x;
     if (!mul_ok(p.blk_f, (nomic ? 2 : 1) * p.fc + E, &ffn))

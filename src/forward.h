@@ -79,7 +79,8 @@ typedef struct emb_forward_cfg {
 #define EMB_FORWARD_FFN_BLOCK ((size_t)512)
 /* One FFN block's buffers (up [+ gate] + output rows) stay within this, or
  * within T x n_embd floats if larger, by splitting the hidden units into
- * chunks (ffn_down then accumulates chunk by chunk). */
+ * chunks (ffn_down then accumulates chunk by chunk). cfg.ffn_bytes replaces
+ * both bounds (tests force chunking with it). */
 #define EMB_FORWARD_FFN_BYTES ((size_t)6 << 20)
 /* ~0.1-0.3 ms of one core's work: less is not worth waking a worker for. */
 #define EMB_FORWARD_SPLIT_WORK ((size_t)1 << 21)
@@ -92,8 +93,10 @@ typedef struct emb_forward_cfg {
  * With T = n_tokens, E = n_embd, F = n_ff, D = E / n_head, L = max_len,
  * Bo = min(T, 256), Bf = min(T, 512) (cfg->block_tokens overrides both),
  * w = 2 (nomic: up and gate) or 1, fc = F or the largest divisor of F (whole
- * quantization blocks of ffn_down) with Bf * (w * fc + E) <= max(T * E,
- * ffn_bytes / 4), Q = min(attn_rows, L), R = n_rot (nomic) or 0, the float
+ * quantization blocks of ffn_down) with Bf * (w * fc + E) <= budget (the
+ * smallest such divisor if none fits), budget = cfg->ffn_bytes / 4 if set,
+ * else max(T * E, EMB_FORWARD_FFN_BYTES / 4), Q = min(attn_rows, L), R =
+ * n_rot (nomic) or 0, the float
  * counts
  *     hidden   T * E                          (mapping 1)
  *     a        max(T * E, Bf * (w * fc + E))  (mapping 2: q / attention output,
