@@ -33,6 +33,8 @@
 #define WS_ALIGN 64
 #define INV_SQRT2 0.70710678118654752440f
 #define ROWS_PER_ITEM 16 /* token rows per item of an elementwise region */
+#define CHUNKS_PER_MATRIX 8
+#define CHUNK_MIN_ROWS 64
 
 /* ---- sizes ----------------------------------------------------------------------- */
 
@@ -77,13 +79,19 @@ static bool is_direct(const emb_weight *w)
 }
 
 /* Rows of w per chunk when kc columns are dequantized at a time: what fits the
- * tile budget, a multiple of 16 when at least 16 (row-range kernels work on
- * groups of rows: a fixed, aligned chunking keeps every row on the same code
- * path whatever the split), at least 1, at most the rows there are. */
+ * tile budget, but no more than an eighth of the rows (so that a matrix gives
+ * the threads enough items to share evenly: 768 rows -> 96, not 336 + 336 +
+ * 96), a multiple of 16 when at least 16 (row-range kernels work on groups
+ * of rows: a fixed, aligned chunking keeps every row on the same code path
+ * whatever the split), at least 1, at most the rows there are. Depends on
+ * the matrix and the tile budget only, never on the thread count. */
 static size_t chunk_rows(const emb_weight *w, size_t kc, size_t tile_bytes)
 {
     size_t oc = (size_t)w->ne1;
     size_t rows = tile_bytes / (kc * sizeof(float));
+    size_t eighth = (oc / CHUNKS_PER_MATRIX + 15) / 16 * 16;
+    if (rows > eighth && eighth >= CHUNK_MIN_ROWS)
+        rows = eighth;
     if (rows >= 16)
         rows -= rows % 16;
     if (rows < 1)
