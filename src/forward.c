@@ -460,7 +460,7 @@ static void run_linear(workspace *ws, const lin_job *jobs, size_t n_jobs)
 /*
  * out, x, resid: (n, E) rows.   out = LayerNorm(x + resid) (resid may be NULL);
  * out may alias x or resid. gw, gb: the affine parameters as floats.
- * Spec §6.1: double sums, float elementwise ops.
+ * docs/format.md §6.1: double sums, float elementwise ops.
  */
 static void ln_rows(float *out, const float *x, const float *resid, size_t n, size_t E,
                     const float *gw, const float *gb, float eps)
@@ -508,7 +508,7 @@ static void swiglu(float *up, const float *gate, size_t n)
     }
 }
 
-/* rope: (L, R): for position p, cos of R/2 angles then their sin (spec §6.4:
+/* rope: (L, R): for position p, cos of R/2 angles then their sin (docs/format.md §6.4:
  * theta iterated by products, not powf per element). */
 static void rope_table(float *rope, size_t L, size_t R, float base, float freq_scale)
 {
@@ -540,7 +540,7 @@ static void rope_apply(float *v, size_t H, size_t D, size_t R, const float *cs)
     }
 }
 
-/* row: (n) in place. softmax(row * scale), double sum (spec §6.1). */
+/* row: (n) in place. softmax(row * scale), double sum (docs/format.md §6.1). */
 static void softmax_scaled(float *row, size_t n, float scale)
 {
     float mx = -INFINITY;

@@ -1,5 +1,5 @@
 /*
- * forward: the bert / nomic-bert encoder forward pass (spec §6, §7.1), batched.
+ * forward: the bert / nomic-bert encoder forward pass (docs/format.md §6, §7.1), batched.
  *
  * Several sequences run at once: their tokens are concatenated for every
  * linear layer (one sgemm per weight chunk for the whole batch) and attention
@@ -20,7 +20,7 @@
  * the FFN in blocks of tokens and chunks of hidden units, so the O(T x n_ff)
  * intermediates of a long input never exist at once.
  *
- * Numerics (spec §6.1, project policy): LayerNorm with double sums, softmax
+ * Numerics (docs/format.md §6.1, project policy): LayerNorm with double sums, softmax
  * with a double sum, exact erf GELU (HF), SiLU gate for nomic, NEOX RoPE with
  * the file's base, mean pooling over all tokens incl. [CLS]/[SEP].
  *
