@@ -46,6 +46,8 @@ static void count_task(void *ctx, size_t item, size_t thread)
     volatile double x = 0;
     for (int i = 0; i < 2000; i++)
         x += i;
+    if (x < 0)
+        atomic_store(&c->bad_thread, 1);
 }
 
 static void set_threads(size_t n)
