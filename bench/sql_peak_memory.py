@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Peak private memory of the sqlite3 shell embedding texts (docs/benchmarks.md §7).
+"""Peak private memory of the sqlite3 shell embedding texts (docs/benchmarks.md §8).
 
     bench/sql_peak_memory.py EXT MODEL TEXTS.txt one|long [threads]
 
