@@ -27,14 +27,19 @@
 
 #include "blas.h"
 #include "ggml_types.h"
+#include "matmul_thin.h"
 #include "quant.h"
 #include "thread_pool.h"
+#include "vmath.h"
 
 #define WS_ALIGN 64
-#define INV_SQRT2 0.70710678118654752440f
 #define ROWS_PER_ITEM 16 /* token rows per item of an elementwise region */
 #define CHUNKS_PER_MATRIX 8
 #define CHUNK_MIN_ROWS 64
+/* Rows per item when the thin kernels compute a product (no tile memory
+ * involved): whole 4-row groups of matmul_thin.c, so every row takes the same
+ * code path whatever the split. */
+#define THIN_CHUNK_ROWS ((size_t)64)
 
 /* ---- sizes ----------------------------------------------------------------------- */
 
@@ -386,7 +391,10 @@ static lin_job lin(float *y, size_t ldy, const float *x, size_t ldx, size_t T, c
                    const float *bias, size_t tile_bytes)
 {
     lin_job j = {y, ldy, x, ldx, T, w, 0, (size_t)w->ne0, 0.0f, 0, (size_t)w->ne1, 0, bias};
-    j.chunk = chunk_rows(w, j.kc, tile_bytes);
+    if (emb_matmul_thin_wins(w->type, T))
+        j.chunk = THIN_CHUNK_ROWS < j.r_end ? THIN_CHUNK_ROWS : j.r_end;
+    else
+        j.chunk = chunk_rows(w, j.kc, tile_bytes);
     return j;
 }
 
@@ -401,7 +409,14 @@ static void lin_rows(const lin_job *j, size_t r0, size_t r1, float *tile)
     const emb_weight *w = j->w;
     size_t ic = (size_t)w->ne0, nr = r1 - r0;
     float *y = j->y + (r0 - j->r_begin);
-    if (is_direct(w)) {
+    if (j->beta == 0.0f && j->k0 == 0 && j->kc == ic && emb_matmul_thin_wins(w->type, j->T)) {
+        /* few tokens: each weight read once, no BLAS (matmul_thin.h); the
+         * view starts at row r0 so that y's column 0 is row r0 */
+        emb_weight v = *w;
+        v.data = (const uint8_t *)w->data + r0 * (size_t)w->row_bytes;
+        v.ne1 = (int64_t)nr;
+        emb_matmul_thin(y, j->ldy, j->x, j->ldx, j->T, &v, 0, nr);
+    } else if (is_direct(w)) {
         const float *wf = (const float *)w->data + r0 * ic + j->k0;
         emb_sgemm_nt(y, j->ldy, j->x, j->ldx, wf, ic, j->T, nr, j->kc, j->beta);
     } else {
@@ -492,20 +507,16 @@ static void ln_rows(float *out, const float *x, const float *resid, size_t n, si
     }
 }
 
-/* x: (n) in place. Exact erf GELU (HF BERT). */
+/* x: (n) in place. Exact erf GELU (HF BERT), vectorized (vmath.h). */
 static void gelu_erf(float *x, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * INV_SQRT2));
+    emb_vmath_gelu_erf(x, n);
 }
 
-/* up, gate: (n). up = SiLU(gate) * up (nomic SwiGLU). */
+/* up, gate: (n). up = SiLU(gate) * up (nomic SwiGLU), vectorized (vmath.h). */
 static void swiglu(float *up, const float *gate, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        float g = gate[i];
-        up[i] = g / (1.0f + expf(-g)) * up[i];
-    }
+    emb_vmath_swiglu(up, gate, n);
 }
 
 /* rope: (L, R): for position p, cos of R/2 angles then their sin (docs/format.md §6.4:
@@ -549,11 +560,7 @@ static void softmax_scaled(float *row, size_t n, float scale)
         if (row[i] > mx)
             mx = row[i];
     }
-    double sum = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        row[i] = expf(row[i] - mx);
-        sum += row[i];
-    }
+    double sum = emb_vmath_exp_sum(row, n, mx);
     float inv = (float)(1.0 / sum);
     for (size_t i = 0; i < n; i++)
         row[i] *= inv;
