@@ -52,7 +52,8 @@ typedef struct fwd_plan {
     size_t h, a, out, rope, vec0, vec1; /* shared                                  */
     size_t tile, kv, scores;            /* per thread                              */
     size_t pool;                        /* doubles                                 */
-    size_t bytes_h, bytes_a, bytes_rest; /* the three mappings                      */
+    size_t bytes_h, bytes_a, bytes_rest; /* the shared mappings                      */
+    size_t bytes_thread;                /* one mapping per thread                    */
     size_t total;                       /* their sum; SIZE_MAX on overflow          */
 } fwd_plan;
 
@@ -217,21 +218,22 @@ static fwd_plan plan_workspace(const emb_model *m, size_t T, size_t max_len, siz
         return p;
     if (!mul_ok(min_sz(p.attn_rows, max_len), max_len, &p.scores))
         return p;
-    size_t rest = 0, per_thread = 0;
+    size_t rest = 0;
     bool ok = add_part(&p.bytes_h, p.h, sizeof(float)) && add_part(&p.bytes_a, p.a, sizeof(float)) &&
               add_part(&rest, p.out, sizeof(float)) && add_part(&rest, p.rope, sizeof(float)) &&
               add_part(&rest, p.vec0, sizeof(float)) && add_part(&rest, p.vec1, sizeof(float)) &&
               add_part(&rest, p.pool, sizeof(double)) &&
-              add_part(&per_thread, p.tile, sizeof(float)) &&
-              add_part(&per_thread, p.kv, sizeof(float)) &&
-              add_part(&per_thread, p.scores, sizeof(float)) && mul_ok(per_thread, p.nt, &x) &&
-              x <= SIZE_MAX - rest;
+              add_part(&p.bytes_thread, p.tile, sizeof(float)) &&
+              add_part(&p.bytes_thread, p.kv, sizeof(float)) &&
+              add_part(&p.bytes_thread, p.scores, sizeof(float)) && mul_ok(p.bytes_thread, p.nt, &x);
     if (!ok)
         return p;
-    p.bytes_rest = rest + x;
-    if (p.bytes_h > SIZE_MAX - p.bytes_a || p.bytes_h + p.bytes_a > SIZE_MAX - p.bytes_rest)
+    p.bytes_rest = rest;
+    size_t total = p.bytes_h;
+    if (total > SIZE_MAX - p.bytes_a || total + p.bytes_a > SIZE_MAX - p.bytes_rest ||
+        total + p.bytes_a + p.bytes_rest > SIZE_MAX - x)
         return p;
-    p.total = p.bytes_h + p.bytes_a + p.bytes_rest;
+    p.total = total + p.bytes_a + p.bytes_rest + x;
     return p;
 }
 
@@ -258,8 +260,8 @@ typedef struct workspace {
     float *rope;       /* (max_len, n_rot): cos[R/2] then sin[R/2]                    */
     float *vec0, *vec1;/* dequantized 1-D tensors                                     */
     double *pool;      /* E                                                           */
-    char *per_thread;  /* nt x {tile, kv (T, 2D), scores (Q, max_len)}               */
-    size_t per_thread_bytes, off_kv, off_scores;
+    char **thread;     /* nt mappings of {tile, kv (T, 2D), scores (Q, max_len)}       */
+    size_t off_kv, off_scores;
 } workspace;
 
 static size_t round_up(size_t n)
@@ -267,8 +269,9 @@ static size_t round_up(size_t n)
     return (n + WS_ALIGN - 1) / WS_ALIGN * WS_ALIGN;
 }
 
-/* Carve the rest mapping (p->bytes_rest bytes at `base`) into its parts. */
-static void carve(workspace *ws, char *h, char *a, char *base, const fwd_plan *p)
+/* Carve the rest mapping (p->bytes_rest bytes at `base`) into its parts;
+ * `thread` holds the nt per-thread mappings. */
+static void carve(workspace *ws, char *h, char *a, char *base, char **thread, const fwd_plan *p)
 {
     ws->p = p;
     ws->h = (float *)(void *)h;
@@ -285,25 +288,24 @@ static void carve(workspace *ws, char *h, char *a, char *base, const fwd_plan *p
     TAKE(ws->vec1, float, p->vec1);
     TAKE(ws->pool, double, p->pool);
 #undef TAKE
-    ws->per_thread = base + off;
+    ws->thread = thread;
     ws->off_kv = round_up(p->tile * sizeof(float));
     ws->off_scores = ws->off_kv + round_up(p->kv * sizeof(float));
-    ws->per_thread_bytes = ws->off_scores + round_up(p->scores * sizeof(float));
 }
 
 static float *thread_tile(const workspace *ws, size_t t)
 {
-    return (float *)(void *)(ws->per_thread + t * ws->per_thread_bytes);
+    return (float *)(void *)ws->thread[t];
 }
 
 static float *thread_kv(const workspace *ws, size_t t)
 {
-    return (float *)(void *)(ws->per_thread + t * ws->per_thread_bytes + ws->off_kv);
+    return (float *)(void *)(ws->thread[t] + ws->off_kv);
 }
 
 static float *thread_scores(const workspace *ws, size_t t)
 {
-    return (float *)(void *)(ws->per_thread + t * ws->per_thread_bytes + ws->off_scores);
+    return (float *)(void *)(ws->thread[t] + ws->off_scores);
 }
 
 /* Threads worth using for `work` multiply-adds split into n_items. */
@@ -835,6 +837,7 @@ emb_code emb_forward(float *out, const emb_model *m, const emb_seq *seqs, size_t
 {
     emb_code rc;
     char *mh = NULL, *ma = NULL, *mr = NULL;
+    char *mt[EMB_POOL_MAX_THREADS] = {NULL}; /* per-thread mappings */
     fwd_plan plan;
     memset(&plan, 0, sizeof plan);
     emb_pool_lease lease = {1, 0};
@@ -871,19 +874,23 @@ emb_code emb_forward(float *out, const emb_model *m, const emb_seq *seqs, size_t
         rc = emb_error_set(err, EMB_ERR_RANGE, "forward: workspace for %zu tokens overflows", T);
         goto end;
     }
-    /* Three mappings (page-aligned, so WS_ALIGN holds): none is larger than
-     * T x E floats or the FFN budget, so long inputs need no single huge block. */
+    /* Separate mappings (page-aligned, so WS_ALIGN holds): hidden state,
+     * `a`, the small shared parts, one per thread; none is larger than T x E
+     * floats or the FFN budget, so long inputs need no single huge block. */
     mh = emb_pages_alloc(plan.bytes_h);
     ma = emb_pages_alloc(plan.bytes_a);
     mr = emb_pages_alloc(plan.bytes_rest);
-    if (!mh || !ma || !mr) {
+    bool threads_ok = true;
+    for (size_t t = 0; t < plan.nt; t++)
+        threads_ok = threads_ok && (mt[t] = emb_pages_alloc(plan.bytes_thread)) != NULL;
+    if (!mh || !ma || !mr || !threads_ok) {
         rc = emb_error_set(err, EMB_ERR_NOMEM, "forward: cannot allocate %zu bytes of workspace for "
                                                "%zu tokens",
                            plan.total, T);
         goto end;
     }
     workspace ws;
-    carve(&ws, mh, ma, mr, &plan);
+    carve(&ws, mh, ma, mr, mt, &plan);
     ws.lease = &lease;
     if (hp->arch == EMB_ARCH_NOMIC_BERT)
         rope_table(ws.rope, max_len, hp->n_rot, hp->rope_freq_base, hp->rope_freq_scale);
@@ -904,5 +911,7 @@ end:
     emb_pages_free(mh, plan.bytes_h);
     emb_pages_free(ma, plan.bytes_a);
     emb_pages_free(mr, plan.bytes_rest);
+    for (size_t t = 0; t < plan.nt; t++)
+        emb_pages_free(mt[t], plan.bytes_thread);
     return rc;
 }

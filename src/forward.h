@@ -13,8 +13,8 @@
  * materialised. Embedding rows and 1-D tensors of any type are dequantized per
  * use into small scratch vectors.
  *
- * Memory: three workspace mappings per call (hidden state, attention/FFN
- * buffer, the rest), exactly emb_forward_workspace_bytes() bytes in all
+ * Memory: workspace mappings per call (hidden state, attention/FFN buffer,
+ * the small shared parts, one per thread), exactly emb_forward_workspace_bytes() bytes in all
  * (formula in that function's comment and docs/engine.md), plus a few bytes
  * of bookkeeping. O(tokens x n_embd): attention runs one head at a time and
  * the FFN in blocks of tokens and chunks of hidden units, so the O(T x n_ff)
@@ -105,7 +105,7 @@ typedef struct emb_forward_cfg {
  *     out      Bo * E                         (attention projection block)
  *     rope     L * R
  *     vectors  max(3E, F) + max(E, F)         (1-D tensors, embedding rows)
- *     per thread, N times:
+ *   one mapping per thread, N times:
  *       tile   max over non-F32 matrices: D * E for q/k/v, chunk * fc for
  *              ffn_down, chunk * IC for the others, chunk = min(OC,
  *              max(1, tile_bytes / (4 * cols))) rounded down to a multiple
@@ -113,7 +113,7 @@ typedef struct emb_forward_cfg {
  *       kv     T * 2D                         (one head's k | v)
  *       scores Q * L
  * each times 4 bytes, plus E doubles for pooling (mapping 3), every part
- * rounded up to 64 bytes.
+ * rounded up to 64 bytes; the result is the sum over all mappings.
  */
 size_t emb_forward_workspace_bytes(const emb_model *m, size_t n_tokens, size_t max_len,
                                    const emb_forward_cfg *cfg);
