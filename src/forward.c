@@ -411,13 +411,10 @@ static void lin_rows(const lin_job *j, size_t r0, size_t r1, float *tile)
     const emb_weight *w = j->w;
     size_t ic = (size_t)w->ne0, nr = r1 - r0;
     float *y = j->y + (r0 - j->r_begin);
-    if (j->beta == 0.0f && j->k0 == 0 && j->kc == ic && emb_matmul_thin_wins(w->type, j->T)) {
-        /* few tokens: each weight read once, no BLAS (matmul_thin.h); the
-         * view starts at row r0 so that y's column 0 is row r0 */
-        emb_weight v = *w;
-        v.data = (const uint8_t *)w->data + r0 * (size_t)w->row_bytes;
-        v.ne1 = (int64_t)nr;
-        emb_matmul_thin(y, j->ldy, j->x, j->ldx, j->T, &v, 0, nr);
+    if (emb_matmul_thin_wins(w->type, j->T)) {
+        /* few tokens: each weight read once, no BLAS (matmul_thin.h); y is
+         * relative to row r0, beta is 0 or 1 */
+        emb_matmul_thin_part(y, j->ldy, j->x, j->ldx, j->T, w, r0, r1, j->k0, j->kc, j->beta != 0.0f);
     } else if (is_direct(w)) {
         const float *wf = (const float *)w->data + r0 * ic + j->k0;
         emb_sgemm_nt(y, j->ldy, j->x, j->ldx, wf, ic, j->T, nr, j->kc, j->beta);

@@ -52,18 +52,19 @@ static emb_thin_f32_fn pick_kernel(void)
     return emb_thin_f32_scalar;
 }
 
-void emb_matmul_thin(float *y, size_t ldy, const float *x, size_t ldx, size_t T,
-                     const emb_weight *w, size_t r0, size_t r1)
+void emb_matmul_thin_part(float *y, size_t ldy, const float *x, size_t ldx, size_t T,
+                          const emb_weight *w, size_t r0, size_t r1, size_t k0, size_t kc,
+                          bool accumulate)
 {
-    if (T == 0 || r0 >= r1)
+    if (T == 0 || r0 >= r1 || kc == 0)
         return;
-    const size_t K = (size_t)w->ne0, rb = (size_t)w->row_bytes;
+    const size_t rb = (size_t)w->row_bytes;
     const uint8_t *data = (const uint8_t *)w->data;
     const emb_thin_f32_fn mm = pick_kernel();
     if (w->type == GGML_TYPE_F32 && (uintptr_t)data % sizeof(float) == 0 &&
         rb % sizeof(float) == 0) {
-        mm(y + r0, ldy, x, ldx, T, (const float *)(const void *)(data + r0 * rb),
-           rb / sizeof(float), r1 - r0, K, false, NULL, 0, 0);
+        mm(y, ldy, x, ldx, T, (const float *)(const void *)(data + r0 * rb) + k0,
+           rb / sizeof(float), r1 - r0, kc, accumulate, NULL, 0, 0);
         return;
     }
     const emb_dequant_fn deq = emb_quant_kernel(w->type);
@@ -71,35 +72,45 @@ void emb_matmul_thin(float *y, size_t ldy, const float *x, size_t ldx, size_t T,
     if (!deq || !info || info->block_size == 0) /* excluded when the model was bound */
         return;
     const size_t bs = info->block_size, ts = info->type_size;
-    /* K chunk: whole blocks, at most EMB_THIN_KC floats (every block size
-     * divides 1024 except none: 32 and 256 do, 1 does) */
-    size_t kc = EMB_THIN_KC / bs * bs;
-    if (kc == 0)
-        kc = bs;
-    if (kc > K)
-        kc = K;
+    /* K chunk: whole blocks (1, 32 and 256 all divide 1024), at most
+     * EMB_THIN_KC floats */
+    size_t kch = EMB_THIN_KC / bs * bs;
+    if (kch == 0)
+        kch = bs;
+    if (kch > kc)
+        kch = kc;
+    const uint8_t *cols = data + k0 / bs * ts; /* column k0 of row 0 */
     _Alignas(64) float tile[4 * EMB_THIN_KC];
     for (size_t r = r0; r < r1; r += 4) {
         const size_t nr = r1 - r < 4 ? r1 - r : 4;
-        for (size_t k0 = 0; k0 < K; k0 += kc) {
-            const size_t n = K - k0 < kc ? K - k0 : kc;
-            const uint8_t *src = data + r * rb + k0 / bs * ts;
+        for (size_t c0 = 0; c0 < kc; c0 += kch) {
+            const size_t n = kc - c0 < kch ? kc - c0 : kch;
+            const uint8_t *src = cols + r * rb + c0 / bs * ts;
             for (size_t i = 0; i < nr; i++)
                 deq(tile + i * n, src + i * rb, n);
             /* while computing, fetch what is dequantized next: the next
              * chunk of these rows, or the first chunk of the next group */
             const uint8_t *next = NULL;
             size_t next_bytes = 0;
-            if (k0 + kc < K) {
-                next = src + kc / bs * ts;
-                next_bytes = (K - k0 - kc < kc ? K - k0 - kc : kc) / bs * ts;
+            if (c0 + kch < kc) {
+                next = src + kch / bs * ts;
+                next_bytes = (kc - c0 - kch < kch ? kc - c0 - kch : kch) / bs * ts;
             } else if (r + 8 <= r1) {
-                next = data + (r + 4) * rb;
-                next_bytes = kc / bs * ts;
+                next = cols + (r + 4) * rb;
+                next_bytes = kch / bs * ts;
             }
-            mm(y + r, ldy, x + k0, ldx, T, tile, n, nr, n, k0 > 0, next, rb, next_bytes);
+            mm(y + (r - r0), ldy, x + c0, ldx, T, tile, n, nr, n, accumulate || c0 > 0, next, rb,
+               next_bytes);
         }
     }
+}
+
+void emb_matmul_thin(float *y, size_t ldy, const float *x, size_t ldx, size_t T,
+                     const emb_weight *w, size_t r0, size_t r1)
+{
+    if (r0 >= r1)
+        return;
+    emb_matmul_thin_part(y + r0, ldy, x, ldx, T, w, r0, r1, 0, (size_t)w->ne0, false);
 }
 
 bool emb_matmul_thin_wins(uint32_t type, size_t T)

@@ -49,6 +49,20 @@
 void emb_matmul_thin(float *y, size_t ldy, const float *x, size_t ldx, size_t T,
                      const emb_weight *w, size_t r0, size_t r1);
 
+/*
+ * The general form (for callers that split K, e.g. an FFN computed in column
+ * slices, or that keep y relative to the first row):
+ *     y[t][r - r0] (+)= sum_{k < kc} x[t][k] * w[r][k0 + k]    t < T, r0 <= r < r1
+ * y: (T, >= r1 - r0) leading dim ldy, column 0 = weight row r0; x: (T, kc)
+ * leading dim ldx, column 0 = weight column k0. k0 must be a multiple of the
+ * type's block size and kc too unless k0 + kc == ne0; k0 + kc <= ne0.
+ * accumulate: add to y instead of overwriting it. Nothing else is written.
+ * emb_matmul_thin(y, ...) is emb_matmul_thin_part(y + r0, ..., 0, ne0, false).
+ */
+void emb_matmul_thin_part(float *y, size_t ldy, const float *x, size_t ldx, size_t T,
+                          const emb_weight *w, size_t r0, size_t r1, size_t k0, size_t kc,
+                          bool accumulate);
+
 /* Up to this many tokens the thin path is used on AVX2 / AVX-512 (all types):
  * measured faster than dequantize + OpenBLAS sgemm up to 96-128 tokens on
  * F16, Q8_0 and Q4_K (nomic geometry, docs/engine.md); 64 keeps a margin for

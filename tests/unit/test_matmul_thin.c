@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include <float.h>
+#include <stdbool.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,6 +187,58 @@ static int check_case(uint32_t type, size_t K, size_t N, size_t T, size_t r0, si
     return ok;
 }
 
+/* emb_matmul_thin_part on a column slice [k0, k0 + kc) of rows [r0, r1),
+ * y relative to r0, optionally accumulating onto y's previous values. */
+static int check_part(uint32_t type, size_t K, size_t N, size_t T, size_t r0, size_t r1,
+                      size_t k0, size_t kc, bool accumulate)
+{
+    const ggml_type_info *info = ggml_type_get(type);
+    const size_t row_bytes = K / info->block_size * info->type_size;
+    const size_t W = r1 - r0, ldx = kc + 1, ldy = W + 3;
+    uint8_t *wdata = malloc(N * row_bytes);
+    float *x = malloc(T * ldx * sizeof(float)), *y = malloc(T * ldy * sizeof(float));
+    float *y0 = malloc(T * ldy * sizeof(float)), *wf = malloc(N * K * sizeof(float));
+    assert_true(wdata && x && y && y0 && wf);
+    fill_weights(wdata, type, K, N, row_bytes);
+    for (size_t i = 0; i < T * ldx; i++)
+        x[i] = rng_unit();
+    for (size_t i = 0; i < T * ldy; i++)
+        y0[i] = y[i] = (i % ldy) < W ? rng_unit() : CANARY;
+    for (size_t r = 0; r < N; r++)
+        emb_quant_kernel_ref(type)(wf + r * K, wdata + r * row_bytes, K);
+    emb_weight w = {.data = wdata, .type = type, .ne0 = (int64_t)K, .ne1 = (int64_t)N,
+                    .row_bytes = row_bytes};
+    emb_matmul_thin_part(y, ldy, x, ldx, T, &w, r0, r1, k0, kc, accumulate);
+    int ok = 1;
+    for (size_t t = 0; t < T && ok; t++) {
+        for (size_t c = 0; c < ldy && ok; c++) {
+            const float got = y[t * ldy + c];
+            if (c >= W) {
+                ok = got == CANARY;
+                continue;
+            }
+            double want = accumulate ? (double)y0[t * ldy + c] : 0.0, mag = fabs(want);
+            for (size_t k = 0; k < kc; k++) {
+                const double p = (double)x[t * ldx + k] * (double)wf[(r0 + c) * K + k0 + k];
+                want += p;
+                mag += fabs(p);
+            }
+            const double tol = ((double)kc / 8.0 + 16.0) * FLT_EPSILON * mag + 1e-30;
+            ok = fabs((double)got - want) <= tol;
+        }
+    }
+    if (!ok)
+        print_error("%s K=%zu cols [%zu,+%zu) rows [%zu,%zu) T=%zu acc=%d at %s: wrong\n",
+                    ggml_type_name(type), K, k0, kc, r0, r1, T, (int)accumulate,
+                    emb_quant_simd_level());
+    free(wdata);
+    free(x);
+    free(y);
+    free(y0);
+    free(wf);
+    return ok;
+}
+
 static void restore_best_level(void)
 {
     for (int i = 2; i >= 0; i--)
@@ -247,6 +300,35 @@ static void test_every_type_level_and_shape(void **state)
     assert_true(ok);
 }
 
+/* Column slices (as a caller splitting K uses them) and accumulation. */
+static void test_column_slices_and_accumulate(void **state)
+{
+    (void)state;
+    size_t cases = 0;
+    int ok = 1;
+    for (int l = 0; l < 3; l++) {
+        if (!emb_quant_force_level(LEVELS[l]))
+            continue;
+        for (size_t ti = 0; ti < N_TYPES; ti++) {
+            const uint32_t type = TYPES[ti];
+            const size_t bs = ggml_type_get(type)->block_size;
+            size_t ks[2];
+            widths(type, ks);
+            const size_t K = ks[1];
+            const size_t k0 = bs == 1 ? 7 : bs, kc = bs == 1 ? K - 7 - 5 : K - 2 * bs;
+            for (int acc = 0; acc < 2; acc++) {
+                ok &= check_part(type, K, 9, 14, 1, 8, k0, kc, acc);
+                ok &= check_part(type, K, 9, 3, 0, 9, 0, K, acc);
+                ok &= check_part(type, K, 9, 6, 5, 9, K - kc, kc, acc); /* a slice to the end */
+                cases += 3;
+            }
+        }
+    }
+    restore_best_level();
+    print_message("[          ] %zu slice cases\n", cases);
+    assert_true(ok);
+}
+
 /* T == 0 and empty row ranges write nothing. */
 static void test_empty_products_write_nothing(void **state)
 {
@@ -290,6 +372,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_type_level_and_shape),
+        cmocka_unit_test(test_column_slices_and_accumulate),
         cmocka_unit_test(test_empty_products_write_nothing),
         cmocka_unit_test(test_predicate),
     };
