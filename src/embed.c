@@ -224,11 +224,32 @@ emb_code emb_embed_texts(float *out, const emb_model *m, const emb_str *texts, s
             goto end;
         first = last;
     }
-    /* nothing can fail from here on: *out is written only on success */
+    /* The weights were read from the file's mapping: if the file changed
+     * while they were (overwritten in place, or cut short: map_guard.h), the
+     * numbers are a mix of two files and must not be returned. */
+    if (emb_model_file_changed(m, NULL)) {
+        rc = emb_error_set(err, EMB_ERR_IO,
+                           "embed: the model file %s changed while it was being read; try again (the "
+                           "new file is loaded by the next call)",
+                           gguf_name(m->file));
+        goto end;
+    }
     for (size_t i = 0; i < n; i++) {
         emb_embed_finish(pooled + i * E, m, &opts);
-        memcpy(out + i * dims, pooled + i * E, dims * sizeof *out);
+        /* A damaged model (weights of NaN or huge values) computes NaN or Inf:
+         * an error, never a vector (and never "-nan" in embed_json). */
+        for (size_t j = 0; j < dims; j++)
+            if (!isfinite(pooled[i * E + j])) {
+                rc = emb_error_set(err, EMB_ERR_MODEL,
+                                   "embed: the model %s computed a non-finite value (%s) for text %zu at "
+                                   "component %zu: its weights are damaged",
+                                   gguf_name(m->file), isnan(pooled[i * E + j]) ? "NaN" : "infinity", i, j);
+                goto end;
+            }
     }
+    /* nothing can fail from here on: *out is written only on success */
+    for (size_t i = 0; i < n; i++)
+        memcpy(out + i * dims, pooled + i * E, dims * sizeof *out);
     rc = EMB_OK;
 end:
     tokenized_free(tok, n);
