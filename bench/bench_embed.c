@@ -101,7 +101,7 @@ int main(int argc, char **argv)
     int words = 12, threads = 0;
     double seconds = 3.0;
     emb_embed_opts opts = emb_embed_opts_default();
-    emb_forward_cfg cfg = {0, 0, false};
+    emb_forward_cfg cfg = {0};
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "-b") && i + 1 < argc)
             batches = argv[++i];

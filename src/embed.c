@@ -184,6 +184,14 @@ emb_code emb_embed_texts(float *out, const emb_model *m, const emb_str *texts, s
                            max_tokens, hp->n_ctx_train, hp->n_ctx_train);
         goto end;
     }
+    size_t longest = hp->n_ctx_train > EMB_EMBED_MAX_TOKENS ? hp->n_ctx_train : EMB_EMBED_MAX_TOKENS;
+    if (max_tokens > longest) {
+        rc = emb_error_set(err, EMB_ERR_RANGE,
+                           "embed: max_tokens %zu exceeds %zu (the larger of the context length %u and "
+                           "%zu: attention time grows with the square of the length)",
+                           max_tokens, longest, hp->n_ctx_train, EMB_EMBED_MAX_TOKENS);
+        goto end;
+    }
     if (n == 0) {
         rc = EMB_OK;
         goto end;
@@ -206,6 +214,10 @@ emb_code emb_embed_texts(float *out, const emb_model *m, const emb_str *texts, s
         goto end;
     }
     for (size_t i = 0; i < n; i++) {
+        if (opts.forward && opts.forward->cancelled && opts.forward->cancelled(opts.forward->cancel_ctx)) {
+            rc = emb_error_set(err, EMB_ERR_INTERRUPTED, "embed: interrupted");
+            goto end;
+        }
         if ((rc = tokenize_one(&tok[i], m, opts.prefix, texts[i], max_tokens, opts.truncate, i,
                                err)) != EMB_OK)
             goto end;

@@ -193,7 +193,7 @@ static void test_fast_vs_ref_mixed(void **state)
 static void test_small_tiles_and_blocks(void **state)
 {
     (void)state;
-    emb_forward_cfg cfg = {3 * 64 * sizeof(float), 5, true};
+    emb_forward_cfg cfg = {.tile_bytes = 3 * 64 * sizeof(float), .attn_rows = 5, .willneed = true};
     tiny_model_spec s = tiny_model_default(EMB_ARCH_BERT, GGML_TYPE_Q4_0);
     fast_vs_ref(&s, &cfg);
     s = tiny_model_default(EMB_ARCH_NOMIC_BERT, GGML_TYPE_F16);
@@ -208,7 +208,7 @@ static void test_fast_vs_ref_few_tokens(void **state)
 {
     (void)state;
     static const size_t two[] = {3, 9}, one[] = {14};
-    emb_forward_cfg tiny_tiles = {3 * 64 * sizeof(float), 0, false};
+    emb_forward_cfg tiny_tiles = {.tile_bytes = 3 * 64 * sizeof(float)};
     static const uint32_t types[] = {GGML_TYPE_F32, GGML_TYPE_Q8_0};
     for (int a = 0; a < 2; a++)
         for (size_t t = 0; t < 2; t++) {
