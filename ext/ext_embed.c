@@ -271,9 +271,13 @@ static float *embed_call(sqlite3_context *ctx, const char *fn, int argc, sqlite3
     size_t len = (size_t)sqlite3_value_bytes(text_v);
     size_t prefix_len = po && po->prefix ? strlen(po->prefix) : 0; /* tokenized with the text */
     if (len > EMBED_MAX_INPUT_BYTES || prefix_len > EMBED_MAX_INPUT_BYTES - len) {
-        ext_ctx_error(ctx, "%s: input is %llu bytes (prefix %llu + text %llu), maximum %d", fn,
-                      (unsigned long long)(len + prefix_len), (unsigned long long)prefix_len,
-                      (unsigned long long)len, EMBED_MAX_INPUT_BYTES);
+        if (prefix_len)
+            ext_ctx_error(ctx, "%s: input is %llu bytes (prefix %llu + text %llu), maximum %d", fn,
+                          (unsigned long long)(len + prefix_len), (unsigned long long)prefix_len,
+                          (unsigned long long)len, EMBED_MAX_INPUT_BYTES);
+        else
+            ext_ctx_error(ctx, "%s: input is %llu bytes, maximum %d", fn, (unsigned long long)len,
+                          EMBED_MAX_INPUT_BYTES);
         goto end;
     }
     if (registry_acquire(model_name, &lease, &err) != EMB_OK) {

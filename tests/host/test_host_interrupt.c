@@ -2,7 +2,9 @@
  * sqlite3_interrupt stops a long embed() promptly with SQLITE_INTERRUPT (the
  * engine asks between layers), on this host's SQLite whatever its version
  * (3.40 has no sqlite3_is_interrupted; see ext/ext_interrupt.h). Leaks are
- * checked by the ASan build of this test.
+ * checked by the ASan build of this test. Work is bounded before it starts:
+ * max_tokens beyond max(context, 8192) and a prefix that takes the input
+ * over 16 MB are errors.
  */
 #include "host.h"
 
@@ -103,6 +105,24 @@ int main(void)
     run_job(&nomic, 0.01);
     CHECK(nomic.rc == SQLITE_INTERRUPT);
     printf("nomic 2048 tokens interrupted after %.3f s CPU\n", nomic.cpu);
+
+    /* Bounded work: refused before any work is done. */
+    char *err = NULL;
+    float v[384];
+    CHECK(host_embed(db, "nomic", "x", "{\"max_tokens\":1000000}", v, 384, &err) < 0);
+    CHECK(strstr(err, "max_tokens 1000000 exceeds 8192"));
+    sqlite3_free(err);
+    err = NULL;
+    size_t big = 16u << 20;
+    char *opts = malloc(big + 32);
+    CHECK(opts);
+    strcpy(opts, "{\"prefix\":\"");
+    memset(opts + strlen(opts), 'p', big - 8);
+    strcpy(opts + 11 + big - 8, "\"}");
+    CHECK(host_embed(db, "nomic", "some text that tips it over", opts, v, 384, &err) < 0);
+    CHECK(strstr(err, "prefix 16777208 + text 27), maximum 16777216"));
+    sqlite3_free(err);
+    free(opts);
 
     /* The connection works normally afterwards. */
     job again = {db, "minilm", "after the interrupt", NULL, 0, 0, false};
