@@ -75,8 +75,14 @@ static void on_sigbus(int sig, siginfo_t *si, void *uctx)
     chain(sig, si, uctx);
 }
 
+/* A fork while another thread adds or removes a range must not leave the
+ * child's table locked. */
+static void fork_prepare(void) { pthread_mutex_lock(&g_lock); }
+static void fork_release(void) { pthread_mutex_unlock(&g_lock); }
+
 static void install(void)
 {
+    pthread_atfork(fork_prepare, fork_release, fork_release);
     long ps = sysconf(_SC_PAGESIZE);
     if (ps <= 0)
         return;

@@ -14,6 +14,15 @@ void host_fail(const char *file, int line, const char *what)
     _exit(1);
 }
 
+static char *g_models[64];
+static size_t g_n_models;
+
+static void free_models(void)
+{
+    for (size_t i = 0; i < g_n_models; i++)
+        free(g_models[i]);
+}
+
 const char *host_model(const char *file_name)
 {
     const char *dir = getenv("EMBED_FIXTURES_DIR");
@@ -23,6 +32,10 @@ const char *host_model(const char *file_name)
     CHECK(p);
     snprintf(p, n, "%s/models/%s", dir, file_name);
     CHECK(access(p, R_OK) == 0 && "fixture model missing (run ctest -R gen_models)");
+    CHECK(g_n_models < sizeof g_models / sizeof g_models[0]);
+    if (g_n_models == 0)
+        atexit(free_models);
+    g_models[g_n_models++] = p; /* freed at exit (LeakSanitizer) */
     return p;
 }
 

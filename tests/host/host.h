@@ -21,8 +21,7 @@
 
 _Noreturn void host_fail(const char *file, int line, const char *what);
 
-/* A fixture model's path (static buffer per call site is not needed: the
- * result is malloc'ed and lives until exit). */
+/* A fixture model's path; lives until exit. */
 const char *host_model(const char *file_name);
 
 /* A fresh private directory under $TMPDIR (removed at exit). */
