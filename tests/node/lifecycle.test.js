@@ -50,7 +50,7 @@ for (let i = 0; i < 3; i++) {
 test('process.exit() while three workers embed: exit code 0, no crash, no hang', { timeout: 300_000 }, () => {
   for (let round = 0; round < 5; round++) {
     const r = spawnSync(process.execPath, ['-e', EXIT_SCRIPT, extensionPath(), miniLM(), WORKER, LONG], {
-      cwd: __dirname, timeout: 60_000, encoding: 'utf8',
+      cwd: __dirname, timeout: 30_000, encoding: 'utf8',
     });
     assert.equal(r.error, undefined, `round ${round}: ${r.error}`);
     assert.equal(r.signal, null, `round ${round}: killed by ${r.signal}\n${r.stderr}`);
