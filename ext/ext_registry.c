@@ -38,7 +38,6 @@ static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_load_done = PTHREAD_COND_INITIALIZER; /* some entry stopped loading */
 static registry_entry *g_entries; /* registration order */
 static int64_t g_next_id = 1;
-static size_t g_copies;           /* loaded copies alive */
 static pthread_once_t g_env_once = PTHREAD_ONCE_INIT;
 static pthread_once_t g_fork_once = PTHREAD_ONCE_INIT;
 static emb_error g_env_error; /* why SQLITE_EMBED_MODEL could not be registered; written once */
@@ -81,9 +80,6 @@ static void lease_destroy(registry_lease *l)
     free(l->name);
     free(l->path);
     free(l);
-    pthread_mutex_lock(&g_lock);
-    g_copies--;
-    pthread_mutex_unlock(&g_lock);
 }
 
 /* Caller holds g_lock. Drops one reference; returns the copy if that was the
@@ -114,9 +110,6 @@ static registry_lease *lease_load(const char *name, const char *path, emb_model_
     info->hp = l->model->hp;
     info->file_size = gguf_file_size(l->model->file);
     snprintf(info->arch_name, sizeof info->arch_name, "%s", emb_arch_name(l->model->hp.arch));
-    pthread_mutex_lock(&g_lock);
-    g_copies++;
-    pthread_mutex_unlock(&g_lock);
     return l;
 fail:
     if (l) {
@@ -480,17 +473,6 @@ void registry_snapshot_free(registry_row *rows, size_t n_rows)
         free(rows[i].path);
     }
     free(rows);
-}
-
-void registry_counts(size_t *entries, size_t *loaded_copies)
-{
-    size_t n = 0;
-    pthread_mutex_lock(&g_lock);
-    for (registry_entry *e = g_entries; e; e = e->next)
-        n++;
-    *entries = n;
-    *loaded_copies = g_copies;
-    pthread_mutex_unlock(&g_lock);
 }
 
 /* When the extension is unloaded (the last connection that loaded it closes,

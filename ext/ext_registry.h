@@ -77,8 +77,4 @@ const emb_model *registry_lease_model(const registry_lease *lease);
 const char *registry_lease_name(const registry_lease *lease);
 void registry_release(registry_lease *lease);
 
-/* Entries and loaded copies alive (registered or still held by a call):
- * diagnostics and leak tests (embed_debug). */
-void registry_counts(size_t *entries, size_t *loaded_copies);
-
 #endif
