@@ -93,6 +93,10 @@ static parsed_opts *parse_options(sqlite3_context *ctx, const char *fn, sqlite3_
         ext_ctx_error(ctx, "%s: options must be a JSON object as TEXT, e.g. '{\"dims\":256}'", fn);
         goto end;
     }
+    if (sqlite3_value_bytes(v) > EMBED_MAX_INPUT_BYTES) { /* before json_each copies it */
+        ext_ctx_error(ctx, "%s: options are %d bytes, maximum %d", fn, sqlite3_value_bytes(v), EMBED_MAX_INPUT_BYTES);
+        goto end;
+    }
     int rc = sqlite3_prepare_v2(db,
                                 "SELECT key, value, type, json_type(?1) FROM json_each(?1)", -1, &st, NULL);
     if (rc != SQLITE_OK) {

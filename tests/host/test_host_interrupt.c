@@ -113,14 +113,17 @@ int main(void)
     CHECK(strstr(err, "max_tokens 1000000 exceeds 8192"));
     sqlite3_free(err);
     err = NULL;
-    size_t big = 16u << 20;
-    char *opts = malloc(big + 32);
+    size_t prefix = (16u << 20) - 64; /* the options stay under 16 MB, prefix + text do not */
+    char *opts = malloc(prefix + 32);
     CHECK(opts);
     strcpy(opts, "{\"prefix\":\"");
-    memset(opts + strlen(opts), 'p', big - 8);
-    strcpy(opts + 11 + big - 8, "\"}");
-    CHECK(host_embed(db, "nomic", "some text that tips it over", opts, v, 384, &err) < 0);
-    CHECK(strstr(err, "prefix 16777208 + text 27), maximum 16777216"));
+    memset(opts + 11, 'p', prefix);
+    strcpy(opts + 11 + prefix, "\"}");
+    char short_text[101];
+    memset(short_text, 't', 100);
+    short_text[100] = '\0';
+    CHECK(host_embed(db, "nomic", short_text, opts, v, 384, &err) < 0);
+    CHECK(strstr(err, "prefix 16777152 + text 100), maximum 16777216"));
     sqlite3_free(err);
     free(opts);
 
