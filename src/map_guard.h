@@ -21,7 +21,10 @@
  * the default action, which ends the process as it would have without us).
  * When the library is unloaded our handler is removed again if it is still
  * the installed one. A handler installed by the host after ours replaces it:
- * then a truncation during a call ends the process as it did before.
+ * then a truncation during a call ends the process as it did before. A thread
+ * that blocks SIGBUS cannot be guarded (the kernel kills the process for a
+ * blocked fault signal): threads that read model pages -- the engine's own
+ * worker threads included -- must leave SIGBUS unblocked.
  *
  * Thread-safe; the signal handler reads the table without locks.
  */
