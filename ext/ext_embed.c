@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "embed.h"
+#include "ext_interrupt.h"
 #include "ext_registry.h"
 
 void parsed_opts_free(void *p)
@@ -102,6 +103,10 @@ parsed_opts *parse_options(sqlite3 *db, const char *fn, sqlite3_value *v, char *
     }
     if (sqlite3_value_type(v) != SQLITE_TEXT) {
         opt_error(errmsg, fn, "options must be a JSON object as TEXT, e.g. '{\"dims\":256}'");
+        goto end;
+    }
+    if (sqlite3_value_bytes(v) > EMBED_MAX_INPUT_BYTES) { /* before json_each copies it */
+        opt_error(errmsg, fn, "options are %d bytes, maximum %d", sqlite3_value_bytes(v), EMBED_MAX_INPUT_BYTES);
         goto end;
     }
     int rc = sqlite3_prepare_v2(db,
@@ -225,6 +230,8 @@ static float *embed_call(sqlite3_context *ctx, const char *fn, int argc, sqlite3
     float *out = NULL;
     emb_error err;
     emb_error_clear(&err);
+    ext_interrupt interrupt;
+    ext_interrupt_init(&interrupt, sqlite3_context_db_handle(ctx));
 
     const char *text;
     size_t len;
@@ -255,13 +262,24 @@ static float *embed_call(sqlite3_context *ctx, const char *fn, int argc, sqlite3
             po_fresh = true;
         }
     }
+    size_t prefix_len = po && po->prefix ? strlen(po->prefix) : 0; /* tokenized with the text */
+    if (prefix_len > EMBED_MAX_INPUT_BYTES - len) {
+        ext_ctx_error(ctx, "%s: input is %llu bytes (prefix %llu + text %llu), maximum %d", fn,
+                      (unsigned long long)(len + prefix_len), (unsigned long long)prefix_len,
+                      (unsigned long long)len, EMBED_MAX_INPUT_BYTES);
+        goto end;
+    }
     if (registry_acquire(model_name, &lease, &err) != EMB_OK) {
         ext_ctx_error(ctx, "%s: %s", fn, err.msg);
         goto end;
     }
     const emb_model *m = registry_lease_model(lease);
-    emb_embed_opts defaults = emb_embed_opts_default();
-    const emb_embed_opts *opts = po ? &po->opts : &defaults;
+    emb_embed_opts call_opts = po ? po->opts : emb_embed_opts_default();
+    emb_forward_cfg fwd_cfg = call_opts.forward ? *call_opts.forward : (emb_forward_cfg){0};
+    fwd_cfg.cancelled = ext_interrupt_check; /* sqlite3_interrupt stops a long call */
+    fwd_cfg.cancel_ctx = &interrupt;
+    call_opts.forward = &fwd_cfg;
+    const emb_embed_opts *opts = &call_opts;
     emb_str s = {text, len};
     if (emb_embed_check(m, opts, &err) == EMB_OK) {
         uint32_t n_out = emb_embed_out_dims(m, opts);
@@ -279,9 +297,12 @@ static float *embed_call(sqlite3_context *ctx, const char *fn, int argc, sqlite3
     }
     if (err.code == EMB_ERR_NOMEM)
         sqlite3_result_error_nomem(ctx);
+    else if (err.code == EMB_ERR_INTERRUPTED)
+        sqlite3_result_error_code(ctx, SQLITE_INTERRUPT);
     else
         ext_ctx_error(ctx, "%s: model '%s': %s", fn, registry_lease_name(lease), err.msg);
 end:
+    ext_interrupt_done(&interrupt);
     if (lease)
         registry_release(lease);
     if (po_fresh) /* last use of po: SQLite may free it at once */

@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "embed_batcher.h"
+#include "ext_interrupt.h"
 #include "ext_registry.h"
 
 enum {
@@ -71,6 +72,9 @@ typedef struct batch_cursor {
     registry_lease *lease;
     parsed_opts *po;
     emb_batcher *b;
+    ext_interrupt interrupt; /* sqlite3_interrupt stops a long call (forward cfg hook) */
+    emb_forward_cfg fwd_cfg;
+    bool interrupt_on;
     sqlite3_stmt *elems;   /* json_each over texts */
     sqlite3_stmt *fields;  /* json_each over one object element */
     bool elems_done;
@@ -146,6 +150,9 @@ static void batch_reset(batch_cursor *cur)
     cur->elems = cur->fields = NULL;
     emb_batcher_destroy(cur->b);
     cur->b = NULL;
+    if (cur->interrupt_on)
+        ext_interrupt_done(&cur->interrupt);
+    cur->interrupt_on = false;
     parsed_opts_free(cur->po);
     cur->po = NULL;
     if (cur->lease)
@@ -269,8 +276,8 @@ static int queue_text(batch_cursor *cur, sqlite3_int64 i, sqlite3_value *text_v,
     emb_error_clear(&err);
     *slot = emb_batcher_count(cur->b);
     if (emb_batcher_add(cur->b, (emb_str){text, len}, &err) != EMB_OK)
-        return err.code == EMB_ERR_NOMEM
-                   ? SQLITE_NOMEM
+        return err.code == EMB_ERR_NOMEM         ? SQLITE_NOMEM
+               : err.code == EMB_ERR_INTERRUPTED ? SQLITE_INTERRUPT
                    : ELEM_ERROR(cur, i, "model '%s': %s", registry_lease_name(cur->lease), err.msg);
     return SQLITE_OK;
 }
@@ -327,6 +334,8 @@ static int next_window(batch_cursor *cur)
     if (emb_batcher_run(cur->b, &err) != EMB_OK) {
         if (err.code == EMB_ERR_NOMEM)
             return SQLITE_NOMEM;
+        if (err.code == EMB_ERR_INTERRUPTED)
+            return SQLITE_INTERRUPT;
         return ext_vtab_error(cur->base.pVtab, "embed_batch: model '%s': %s", registry_lease_name(cur->lease),
                               err.msg);
     }
@@ -404,7 +413,14 @@ static int batch_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_
         cur->lease = NULL;
         return ext_vtab_error(vt, "embed_batch: %s", err.msg);
     }
-    cur->b = emb_batcher_create(registry_lease_model(cur->lease), &cur->po->opts, &err);
+    ext_interrupt_init(&cur->interrupt, db);
+    cur->interrupt_on = true;
+    emb_embed_opts opts = cur->po->opts;
+    cur->fwd_cfg = opts.forward ? *opts.forward : (emb_forward_cfg){0};
+    cur->fwd_cfg.cancelled = ext_interrupt_check;
+    cur->fwd_cfg.cancel_ctx = &cur->interrupt;
+    opts.forward = &cur->fwd_cfg;
+    cur->b = emb_batcher_create(registry_lease_model(cur->lease), &opts, &err);
     if (!cur->b)
         return err.code == EMB_ERR_NOMEM
                    ? SQLITE_NOMEM

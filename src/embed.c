@@ -102,6 +102,12 @@ emb_code emb_embed_check(const emb_model *m, const emb_embed_opts *opts_in, emb_
                              "max_tokens %zu exceeds the context length %u of this bert model "
                              "(it has %u learned positions)",
                              max_tokens, hp->n_ctx_train, hp->n_ctx_train);
+    size_t longest = hp->n_ctx_train > EMB_EMBED_MAX_TOKENS ? hp->n_ctx_train : EMB_EMBED_MAX_TOKENS;
+    if (max_tokens > longest)
+        return emb_error_set(err, EMB_ERR_RANGE,
+                             "max_tokens %zu exceeds %zu (the larger of the context length %u and "
+                             "%zu: attention time grows with the square of the length)",
+                             max_tokens, longest, hp->n_ctx_train, EMB_EMBED_MAX_TOKENS);
     return EMB_OK;
 }
 

@@ -1,5 +1,6 @@
 #include "embed_batcher.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -208,6 +209,9 @@ emb_code emb_batcher_add(emb_batcher *b, emb_str text, emb_error *err)
     size_t item = b->n_added++;
     if (b->ran)
         emb_batcher_clear(b);
+    const emb_forward_cfg *fc = b->opts.forward;
+    if (fc && fc->cancelled && fc->cancelled(fc->cancel_ctx)) /* tokenizing can take long too */
+        return emb_error_set(err, EMB_ERR_INTERRUPTED, "interrupted");
     if ((rc = grow_texts(b, err)) != EMB_OK) {
         if (err)
             err->item = item;
@@ -307,9 +311,25 @@ emb_code emb_batcher_run(emb_batcher *b, emb_error *err)
             return rc;
         first = last;
     }
+    /* The weights were read from the file's mapping: if the file changed
+     * while they were (overwritten in place, or cut short: map_guard.h), the
+     * numbers are a mix of two files and must not be returned. */
+    if (emb_model_file_changed(b->m, NULL))
+        return emb_error_set(err, EMB_ERR_IO,
+                             "the model file %s changed while it was being read; try again (the new "
+                             "file is loaded by the next call)",
+                             gguf_name(b->m->file));
     for (size_t k = 0; k < b->n; k++) {
         float *v = b->pooled + k * E;
         emb_embed_finish(v, b->m, &b->opts);
+        /* A damaged model (weights of NaN or huge values) computes NaN or Inf:
+         * an error, never a vector (and never "-nan" in embed_json). */
+        for (size_t j = 0; j < b->dims; j++)
+            if (!isfinite(v[j]))
+                return emb_error_set_item(err, b->n_added - b->n + b->order[k], EMB_ERR_MODEL,
+                                          "the model %s computed a non-finite value (%s) for the text "
+                                          "at component %zu: its weights are damaged",
+                                          gguf_name(b->m->file), isnan(v[j]) ? "NaN" : "infinity", j);
         memcpy(b->vecs + b->order[k] * (size_t)b->dims, v, (size_t)b->dims * sizeof *v);
     }
     b->ran = true;
