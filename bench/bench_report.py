@@ -257,6 +257,7 @@ def plots(res, outdir):
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        import matplotlib.ticker
     except ImportError:
         print("bench_report: matplotlib not installed: plots skipped", file=sys.stderr)
         return []
@@ -294,15 +295,13 @@ def plots(res, outdir):
                     ax.plot(xs, wall, ls, marker="o", color=colors[e], label=f"{label[e]}, {t} thr (wall)")
                     if t == 1:
                         ax.plot(xs, cpu, ":", color=colors[e], alpha=0.6, label=f"{label[e]}, {t} thr (per CPU s)")
-            for b in res["bulk"]:
-                if b["model"] == m and b["engine"] == "ours-row":
-                    pass
             rows = [b for b in res["bulk"] if b["model"] == m and b["engine"] == "ours-row" and b["threads"] == 1]
             if rows:
                 x = rows[0]["tokens"] / res["config"]["n_sentences"]
                 ax.plot([x], [med(b["tokens"] / b["wall"] for b in rows)], "s", color=colors["ours-row"],
                         label=f"{label['ours-row']}, 1 thr (wall)")
             ax.set_xscale("log", base=2)
+            ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
             ax.set_title(short_name(m))
             ax.set_xlabel("tokens per call (llama.cpp: n_ubatch;\nours: texts per statement × mean tokens)")
             ax.grid(True, which="both", alpha=0.3)
@@ -333,6 +332,7 @@ def plots(res, outdir):
                 ax.plot(xs, [med(p["cpu"] for p in pts[x]) * 1e3 for x in xs], ":", color=colors[e],
                         alpha=0.6, label=f"{label[e]} (CPU)")
             ax.set_xscale("log", base=2)
+            ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
             ax.set_yscale("log")
             ax.set_title(short_name(m))
             ax.set_xlabel("input length (tokens, with [CLS]/[SEP])")

@@ -8,10 +8,10 @@
  * project's build or tests.
  *
  *   llama_driver MODEL THREADS MODE [ARG] < TEXTS   (one text per line)
- *     bulk UBATCH PASSES  one warm-up pass, then PASSES timed passes over all
+ *     bulk UBATCH PASSES  a warm-up on the first 16 texts, then PASSES timed passes over all
  *                         texts in batches of <= UBATCH tokens (UBATCH 0:
  *                         every text its own batch)
- *     query REPS          per text: one warm-up call, then REPS timed calls
+ *     query REPS          one warm-up call on the first text, then per text REPS timed calls
  *     first               model load + one call on the first text, then exit
  *     tokens              only the "ready" line (token counts)
  *
@@ -262,7 +262,8 @@ int main(int argc, char **argv)
     } else if (strcmp(mode, "bulk") == 0) {
         int passes = arg2 > 0 ? arg2 : 1;
         int bsize = arg1 > 0 ? ubatch : 0;
-        if (embed_all(&e, t.text, t.n, bsize, &tokens) < 0) /* warm-up */
+        /* warm-up: the first 16 texts touch every weight and size every buffer */
+        if (embed_all(&e, t.text, t.n < 16 ? t.n : 16, bsize, &tokens) < 0)
             return die("llama_decode failed");
         for (int p = 0; p < passes; p++) {
             tokens = 0;
@@ -277,9 +278,9 @@ int main(int argc, char **argv)
         }
     } else if (strcmp(mode, "query") == 0) {
         int reps = arg1 > 0 ? arg1 : 1;
+        if (embed_all(&e, t.text, 1, 0, &tokens) < 0) /* warm-up: the first text */
+            return die("llama_decode failed");
         for (int i = 0; i < t.n; i++) {
-            if (embed_all(&e, t.text + i, 1, 0, &tokens) < 0) /* warm-up */
-                return die("llama_decode failed");
             for (int r = 0; r < reps; r++) {
                 long nt = 0;
                 double w0 = now(CLOCK_MONOTONIC), c0 = cpu_s();
