@@ -23,6 +23,7 @@
  * cpu is the process's user+sys time (all threads). Errors go to stderr with
  * exit status 1.
  */
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -80,10 +80,11 @@ LIBS="$LB/src/libllama.a $LB/ggml/src/libggml.a $LB/ggml/src/libggml-cpu.a $LB/g
 OMP=""
 grep -q 'GGML_OPENMP_ENABLED' "$LB/ggml/src/CMakeFiles/ggml-cpu.dir/flags.make" 2>/dev/null && OMP=-fopenmp
 if [ ! -x "$W/bin/llama_driver" ] || [ "$REPO/bench/llama_driver.c" -nt "$W/bin/llama_driver" ]; then
+    gcc -O2 -std=c11 -Wall -Wextra -Werror -I"$SRC/include" -I"$SRC/ggml/include" \
+        -c "$REPO/bench/llama_driver.c" -o "$W/bin/llama_driver.o" || fail "cannot compile bench/llama_driver.c"
     # shellcheck disable=SC2086
-    g++ -O2 -x c -std=c11 -Wall -Wextra -Werror -I"$SRC/include" -I"$SRC/ggml/include" \
-        "$REPO/bench/llama_driver.c" -x none $LIBS $OMP -lm -lpthread -o "$W/bin/llama_driver" ||
-        fail "cannot build bench/llama_driver.c against $LB"
+    g++ "$W/bin/llama_driver.o" $LIBS $OMP -lm -lpthread -o "$W/bin/llama_driver" ||
+        fail "cannot link bench/llama_driver.c against $LB"
 fi
 
 say "sqlite-embed (default build type: what users build)"
