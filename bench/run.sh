@@ -78,7 +78,7 @@ mkdir -p "$W/bin"
 # the driver links the static libraries; ggml-cpu needs OpenMP when llama.cpp found it
 LIBS="$LB/src/libllama.a $LB/ggml/src/libggml.a $LB/ggml/src/libggml-cpu.a $LB/ggml/src/libggml-base.a"
 OMP=""
-grep -q 'GGML_OPENMP_ENABLED' "$LB/ggml/src/CMakeFiles/ggml-cpu.dir/flags.make" 2>/dev/null && OMP=-fopenmp
+grep -q 'GGML_USE_OPENMP' "$LB/ggml/src/CMakeFiles/ggml-cpu.dir/flags.make" 2>/dev/null && OMP=-fopenmp
 if [ ! -x "$W/bin/llama_driver" ] || [ "$REPO/bench/llama_driver.c" -nt "$W/bin/llama_driver" ]; then
     gcc -O2 -std=c11 -Wall -Wextra -Werror -I"$SRC/include" -I"$SRC/ggml/include" \
         -c "$REPO/bench/llama_driver.c" -o "$W/bin/llama_driver.o" || fail "cannot compile bench/llama_driver.c"
