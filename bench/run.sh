@@ -66,13 +66,30 @@ fi
 LCPP_COMMIT=$(grep -m1 -o 'llama.cpp@[0-9a-f]*' "$SDIST/CHANGELOG.md" || echo "llama.cpp@?")
 echo "$LCPP_COMMIT" >&2
 LB="$W/llama-build"
-if [ ! -f "$LB/src/libllama.a" ] || [ ! -x "$LB/bin/llama-quantize" ]; then
-    echo "building llama.cpp (static, GGML_NATIVE=ON, no BLAS; log: $W/llama-build.log)" >&2
-    cmake -S "$SRC" -B "$LB" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DGGML_BLAS=OFF \
+# Every SIMD extension of this CPU (what GGML_NATIVE=ON would pick) except AMX:
+# llama.cpp's AMX path (ggml_backend_amx_mul_mat, chosen for Q8_0/Q4_K weights on
+# AMX-capable Xeons) crashes with SIGSEGV on this machine kind.
+FLAGS=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
+ISA=(-DGGML_NATIVE=OFF)
+for pair in sse4_2:SSE42 avx:AVX avx2:AVX2 bmi2:BMI2 fma:FMA f16c:F16C avx_vnni:AVX_VNNI \
+    avx512f:AVX512 avx512vbmi:AVX512_VBMI avx512_vnni:AVX512_VNNI avx512_bf16:AVX512_BF16; do
+    case "$FLAGS" in
+        *" ${pair%%:*} "*) ISA+=("-DGGML_${pair#*:}=ON") ;;
+        *) ISA+=("-DGGML_${pair#*:}=OFF") ;;
+    esac
+done
+ISA+=(-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF)
+LCPP_CONFIG="Release ${ISA[*]} -DGGML_BLAS=OFF static"
+if [ ! -f "$LB/src/libllama.a" ] || [ ! -x "$LB/bin/llama-quantize" ] ||
+    [ "$(cat "$LB/bench-config.txt" 2>/dev/null)" != "$LCPP_CONFIG" ]; then
+    echo "building llama.cpp ($LCPP_CONFIG; log: $W/llama-build.log)" >&2
+    cmake -S "$SRC" -B "$LB" -DCMAKE_BUILD_TYPE=Release "${ISA[@]}" -DGGML_BLAS=OFF \
         -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF \
         -DBUILD_SHARED_LIBS=OFF >"$W/llama-configure.log" 2>&1 || fail "llama.cpp configure failed: $W/llama-configure.log"
     cmake --build "$LB" -j"$JOBS" --target llama llama-quantize >"$W/llama-build.log" 2>&1 ||
         fail "llama.cpp build failed: $W/llama-build.log"
+    echo "$LCPP_CONFIG" >"$LB/bench-config.txt"
+    rm -f "$W/bin/llama_driver"
 fi
 mkdir -p "$W/bin"
 # the driver links the static libraries; ggml-cpu needs OpenMP when llama.cpp found it
@@ -133,7 +150,7 @@ python3 "$REPO/bench/bench_run.py" --ext "$EXT" --llama-driver "$W/bin/llama_dri
     --out "$OUT" --threads "$THREADS" --reps "$REPS" --only "$ONLY" "${EXTRA[@]}" \
     --meta "sqlite_embed=$EMBED_REV" --meta "sqlite_embed_build=$BUILD_TYPE, gcc, $(basename "$EXT").so" \
     --meta "llama_cpp=$LCPP_COMMIT (llama-cpp-python $LCPP_VERSION sdist), driver bench/llama_driver.c" \
-    --meta "llama_cpp_build=Release, GGML_NATIVE=ON, no BLAS, static"
+    --meta "llama_cpp_build=$LCPP_CONFIG (every SIMD extension of this CPU except AMX, whose path crashes here)"
 
 say "report"
 if [ "$QUICK" = 1 ]; then
