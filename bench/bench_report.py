@@ -359,7 +359,7 @@ def splice(doc_path, body):
         b = text.index(END) + len(END)
         text = text[:a] + block + text[b:]
     else:
-        text = text.rstrip("\n") + "\n\n## 7. Results of bench/run.sh\n\n" + block + "\n"
+        text = text.rstrip("\n") + "\n\n## Results of bench/run.sh\n\n" + block + "\n"
     with open(doc_path, "w", encoding="utf-8") as f:
         f.write(text)
 

@@ -18,7 +18,7 @@
 #   JOBS           build parallelism (2)
 #
 # Outputs (full mode): docs/bench/results.json, the tables between the markers
-# in docs/benchmarks.md §7, docs/bench/throughput_vs_batch.png and
+# in docs/benchmarks.md §9, docs/bench/throughput_vs_batch.png and
 # docs/bench/latency_vs_length.png. Everything else (the sdist, the llama.cpp
 # build, our build, the models, a venv with matplotlib) stays in WORKDIR;
 # nothing of llama.cpp enters the repository.
@@ -160,6 +160,6 @@ else
     mkdir -p "$REPO/docs/bench"
     cp "$OUT" "$REPO/docs/bench/results.json"
     "$VPY" "$REPO/bench/bench_report.py" "$OUT" --docs "$REPO/docs/benchmarks.md" --plots "$REPO/docs/bench"
-    echo "wrote docs/bench/results.json, docs/benchmarks.md §7, docs/bench/*.png" >&2
+    echo "wrote docs/bench/results.json, docs/benchmarks.md §9, docs/bench/*.png" >&2
 fi
 say "done (load after: $(cat /proc/loadavg))"
