@@ -223,6 +223,13 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--reps", type=int, default=3, help="interleaved repetitions (processes per engine)")
+    ap.add_argument("--ubatch-sweep", default="0,128,512,2048",
+                    help="llama.cpp n_ubatch values of the sweep (0: one text per batch)")
+    ap.add_argument("--texts-sweep", default="1,16,0",
+                    help="texts per embed_batch statement in the sweep (0: all)")
+    ap.add_argument("--length-models", default="all",
+                    help="comma-separated substrings of the model files that get the latency-vs-length "
+                         "curve (all: every model)")
     ap.add_argument("--sweep-threads", default="1", help="thread counts of the batch-size sweep (its best "
                     "n_ubatch at the first of them is used for the others)")
     ap.add_argument("--quick", action="store_true",
@@ -251,10 +258,10 @@ def main():
     short64 = workloads.short_sentences()[:64]
     long_text = workloads.text_of_tokens(2048)
     lengths = workloads.LENGTHS if not args.quick else (8, 14, 64, 256, 1024)
+    u_sweep = tuple(int(x) for x in args.ubatch_sweep.split(","))
+    k_sweep = tuple(int(x) for x in args.texts_sweep.split(","))
     if args.quick:
         u_sweep, k_sweep = (0, 256, 2048), (1, 16, 0)
-    else:
-        u_sweep, k_sweep = (0, 128, 256, 512, 1024, 2048), (1, 4, 16, 64, 0)
     sweep_threads = [int(t) for t in args.sweep_threads.split(",")]
 
     # the extension as it will be measured: core type, batch path
@@ -316,7 +323,7 @@ def main():
                         ps = passes(r["events"])[0]
                         res["sweep"].append({"model": name, "threads": t, "engine": eng_name, "param": p,
                                              "rep": rep, "wall": ps["wall"], "cpu": ps["cpu"],
-                                             "tokens": ps["tokens"],
+                                             "tokens": ps["tokens"], "load": loadavg(),
                                              "calls": ps.get("batches", ps.get("statements"))})
                         log(f"sweep {name} t={t} {eng_name} {p}: {ps['tokens'] / ps['wall']:.0f} tok/s wall, "
                             f"{ps['tokens'] / ps['cpu']:.0f} tok/s CPU")
@@ -333,8 +340,20 @@ def main():
                 jobs = [("ours-row", None), ("llama", u)]
                 if has_batch:
                     jobs.insert(1, ("ours-batch", 0))
+                # repetition 0 of llama.cpp at its best n_ubatch and of embed_batch with all
+                # texts in one statement is the sweep's measurement (same texts, same pass)
+                reused = set()
+                for s in list(res["sweep"]):
+                    if (s["model"] == name and s["threads"] == t and
+                            (s["engine"], s["param"]) in (("llama", u), ("ours-batch", 0))):
+                        res["bulk"].append({"model": name, "threads": t, "engine": s["engine"],
+                                            "param": s["param"], "rep": 0, "wall": s["wall"], "cpu": s["cpu"],
+                                            "tokens": s["tokens"], "load": s.get("load"), "from_sweep": True})
+                        reused.add(s["engine"])
                 for rep in range(reps):
                     for eng_name, p in interleave(rep, jobs):
+                        if rep == 0 and eng_name in reused:
+                            continue
                         if eng_name == "llama":
                             cmd = eng.lcpp(model, t, "bulk", p, 1)
                         elif eng_name == "ours-row":
@@ -414,10 +433,11 @@ def main():
                     log(f"memory {name} t={t} {eng_name} {work} ({how}): peak RssAnon "
                         f"{r['peak_anon_kb'] / 1024:.1f} MiB, VmHWM {r['hwm_kb'] / 1024:.1f} MiB")
                     save()
-        if "length" in only and 1 in threads:
+        length_wanted = args.length_models == "all" or any(x in name for x in args.length_models.split(","))
+        if "length" in only and 1 in threads and length_wanted:
             # latency vs input length, 1 thread; per length a separate text, 3-5 calls
             texts = [workloads.text_of_tokens(n) for n in lengths]
-            n_calls = 2 if args.quick else 3
+            n_calls = 2
             for rep in range(min(reps, 2)):
                 for eng_name in interleave(rep, ["ours", "llama"]):
                     cmd = (eng.ours(model, 1, "query", n_calls) if eng_name == "ours"

@@ -14,6 +14,9 @@
 #   THREADS        thread counts (1,2)
 #   MODELS         which files (F16,Q8_0,Q4_K_M)
 #   ONLY           subset of bulk,sweep,query,length,first,memory (all)
+#   UBATCH_SWEEP   llama.cpp n_ubatch values of the sweep (0,128,512,2048; 0 = one text per batch)
+#   TEXTS_SWEEP    texts per embed_batch statement in the sweep (1,16,0; 0 = all)
+#   LENGTH_MODELS  models with the latency-vs-length curve (all; e.g. F16)
 #   LCPP_VERSION   llama-cpp-python version whose sdist vendors llama.cpp (0.3.36)
 #   JOBS           build parallelism (2)
 #
@@ -35,6 +38,9 @@ REPS=${REPS:-3}
 THREADS=${THREADS:-1,2}
 MODELS=${MODELS:-F16,Q8_0,Q4_K_M}
 ONLY=${ONLY:-bulk,sweep,query,length,first,memory}
+UBATCH_SWEEP=${UBATCH_SWEEP:-0,128,512,2048}
+TEXTS_SWEEP=${TEXTS_SWEEP:-1,16,0}
+LENGTH_MODELS=${LENGTH_MODELS:-all}
 QUICK=${QUICK:-0}
 mkdir -p "$W"
 W=$(cd "$W" && pwd)
@@ -148,6 +154,7 @@ EXTRA=()
 # process (and records the values this shell had)
 python3 "$REPO/bench/bench_run.py" --ext "$EXT" --llama-driver "$W/bin/llama_driver" "${MODEL_ARGS[@]}" \
     --out "$OUT" --threads "$THREADS" --reps "$REPS" --only "$ONLY" "${EXTRA[@]}" \
+    --ubatch-sweep "$UBATCH_SWEEP" --texts-sweep "$TEXTS_SWEEP" --length-models "$LENGTH_MODELS" \
     --meta "sqlite_embed=$EMBED_REV" --meta "sqlite_embed_build=$BUILD_TYPE, gcc, $(basename "$EXT").so" \
     --meta "llama_cpp=$LCPP_COMMIT (llama-cpp-python $LCPP_VERSION sdist), driver bench/llama_driver.c" \
     --meta "llama_cpp_build=$LCPP_CONFIG (every SIMD extension of this CPU except AMX, whose path crashes here)"
