@@ -230,6 +230,12 @@ def main():
     ap.add_argument("--length-models", default="all",
                     help="comma-separated substrings of the model files that get the latency-vs-length "
                          "curve (all: every model)")
+    ap.add_argument("--reps-more-threads", type=int, default=None,
+                    help="repetitions at the thread counts after the first (default: --reps)")
+    ap.add_argument("--memory-threads", default="all", help="thread counts of the memory runs (all)")
+    ap.add_argument("--sweep-models", default="all",
+                    help="comma-separated substrings of the model files that get the batch-size sweep "
+                         "(others use the best n_ubatch of the first swept file)")
     ap.add_argument("--sweep-threads", default="1", help="thread counts of the batch-size sweep (its best "
                     "n_ubatch at the first of them is used for the others)")
     ap.add_argument("--quick", action="store_true",
@@ -273,6 +279,7 @@ def main():
                       "n_sentences": len(sentences), "query": workloads.QUERY,
                       "lengths": list(lengths), "ubatch_sweep": list(u_sweep),
                       "texts_per_call_sweep": list(k_sweep), "sweep_threads": sweep_threads,
+                      "reps_more_threads": args.reps_more_threads if args.reps_more_threads else reps,
                       "embed_batch": "available" if has_batch else "not available"},
            "bulk": [], "sweep": [], "query": [], "length": [], "first": [], "memory": [],
            "load": []}
@@ -309,7 +316,9 @@ def main():
         log(f"{name}: {len(sentences)} sentences, {n_tokens} tokens (equal counts in both engines)")
         for t in threads:
             note_load(f"{name} t={t} start")
-            if "sweep" in only and t in sweep_threads:
+            reps_t = reps if t == threads[0] or args.reps_more_threads is None else args.reps_more_threads
+            sweep_wanted = args.sweep_models == "all" or any(x in name for x in args.sweep_models.split(","))
+            if "sweep" in only and t in sweep_threads and sweep_wanted:
                 # throughput vs batch size: llama.cpp n_ubatch, ours texts per embed_batch statement
                 jobs = [("llama", u) for u in u_sweep]
                 if has_batch:
@@ -335,7 +344,10 @@ def main():
                     # the neighbours); more threads: the least wall time (CPU counts spinning)
                     key = (lambda s: s["cpu"]) if t == 1 else (lambda s: s["wall"])
                     best_u[(name, t)] = min(lc, key=key)["param"]
-            u = best_u.get((name, t)) or best_u.get((name, sweep_threads[0])) or 512
+            # without a sweep of this file: the best n_ubatch of this file at the sweep's thread
+            # count, else of the first swept file
+            u = (best_u.get((name, t)) or best_u.get((name, sweep_threads[0])) or
+                 next((v for (n, tt), v in best_u.items() if tt == sweep_threads[0]), 512))
             if "bulk" in only:
                 jobs = [("ours-row", None), ("llama", u)]
                 if has_batch:
@@ -350,7 +362,7 @@ def main():
                                             "param": s["param"], "rep": 0, "wall": s["wall"], "cpu": s["cpu"],
                                             "tokens": s["tokens"], "load": s.get("load"), "from_sweep": True})
                         reused.add(s["engine"])
-                for rep in range(reps):
+                for rep in range(reps_t):
                     for eng_name, p in interleave(rep, jobs):
                         if rep == 0 and eng_name in reused:
                             continue
@@ -370,7 +382,7 @@ def main():
                         save()
             if "query" in only:
                 n_calls = 10 if args.quick else 20
-                for rep in range(reps):
+                for rep in range(reps_t):
                     for eng_name in interleave(rep, ["ours", "llama"]):
                         cmd = (eng.ours(model, t, "query", n_calls) if eng_name == "ours"
                                else eng.lcpp(model, t, "query", n_calls))
@@ -384,7 +396,7 @@ def main():
                             f"{statistics.median(c['cpu'] for c in cs) * 1e3:.1f} ms CPU")
                         save()
             if "first" in only:
-                for rep in range(reps):
+                for rep in range(reps_t):
                     for eng_name in interleave(rep, ["ours", "llama"]):
                         if eng_name == "ours":
                             script = eng.shell_script(model, t, f"SELECT length(embed('m', {sql_quote(workloads.QUERY)}));\n"
@@ -404,7 +416,8 @@ def main():
                         log(f"first {name} t={t} {eng_name}: {first - r['spawn_unix']:.3f} s to the first vector, "
                             f"process {r['wall']:.3f} s wall {r['cpu']:.3f} s CPU")
                         save()
-            if "memory" in only:
+            if "memory" in only and (args.memory_threads == "all" or
+                                     t in [int(x) for x in args.memory_threads.split(",")]):
                 tbl = "CREATE TABLE texts(id INTEGER PRIMARY KEY, t TEXT);\n" + "".join(
                     f"INSERT INTO texts(t) VALUES ({sql_quote(s)});\n" for s in short64)
                 mem_jobs = [

@@ -17,6 +17,9 @@
 #   UBATCH_SWEEP   llama.cpp n_ubatch values of the sweep (0,128,512,2048; 0 = one text per batch)
 #   TEXTS_SWEEP    texts per embed_batch statement in the sweep (1,16,0; 0 = all)
 #   LENGTH_MODELS  models with the latency-vs-length curve (all; e.g. F16)
+#   SWEEP_MODELS   models with the batch-size sweep (all; the others use the first one's best n_ubatch)
+#   REPS_MORE_THREADS  repetitions at the thread counts after the first (REPS)
+#   MEMORY_THREADS thread counts of the memory runs (all)
 #   LCPP_VERSION   llama-cpp-python version whose sdist vendors llama.cpp (0.3.36)
 #   JOBS           build parallelism (2)
 #
@@ -41,6 +44,9 @@ ONLY=${ONLY:-bulk,sweep,query,length,first,memory}
 UBATCH_SWEEP=${UBATCH_SWEEP:-0,128,512,2048}
 TEXTS_SWEEP=${TEXTS_SWEEP:-1,16,0}
 LENGTH_MODELS=${LENGTH_MODELS:-all}
+SWEEP_MODELS=${SWEEP_MODELS:-all}
+REPS_MORE_THREADS=${REPS_MORE_THREADS:-$REPS}
+MEMORY_THREADS=${MEMORY_THREADS:-all}
 QUICK=${QUICK:-0}
 mkdir -p "$W"
 W=$(cd "$W" && pwd)
@@ -155,6 +161,7 @@ EXTRA=()
 python3 "$REPO/bench/bench_run.py" --ext "$EXT" --llama-driver "$W/bin/llama_driver" "${MODEL_ARGS[@]}" \
     --out "$OUT" --threads "$THREADS" --reps "$REPS" --only "$ONLY" "${EXTRA[@]}" \
     --ubatch-sweep "$UBATCH_SWEEP" --texts-sweep "$TEXTS_SWEEP" --length-models "$LENGTH_MODELS" \
+    --sweep-models "$SWEEP_MODELS" --reps-more-threads "$REPS_MORE_THREADS" --memory-threads "$MEMORY_THREADS" \
     --meta "sqlite_embed=$EMBED_REV" --meta "sqlite_embed_build=$BUILD_TYPE, gcc, $(basename "$EXT").so" \
     --meta "llama_cpp=$LCPP_COMMIT (llama-cpp-python $LCPP_VERSION sdist), driver bench/llama_driver.c" \
     --meta "llama_cpp_build=$LCPP_CONFIG (every SIMD extension of this CPU except AMX, whose path crashes here)"
