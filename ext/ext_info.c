@@ -30,8 +30,10 @@ static void fn_embed_debug(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_str_appendf(s, "build: %s\n", EMBED_BUILD_INFO);
     sqlite3_str_appendf(s, "sqlite: %s (compiled against %s)\n", sqlite3_libversion(), SQLITE_VERSION);
     sqlite3_str_appendf(s, "dequant simd: %s\n", emb_quant_simd_level());
-    sqlite3_str_appendf(s, "threads: %zu (engine pool; default %zu)\n", emb_pool_threads(),
-                        emb_pool_default_threads());
+    /* SQLite's printf has no %zu (3.40 reads the 'z' as a conversion and the
+     * arguments shift: a crash in the next %s); hence %lld and casts */
+    sqlite3_str_appendf(s, "threads: %lld (engine pool; default %lld)\n", (long long)emb_pool_threads(),
+                        (long long)emb_pool_default_threads());
     emb_blas_status st;
     emb_error err;
     emb_error_clear(&err);

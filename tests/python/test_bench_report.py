@@ -134,5 +134,11 @@ def test_sql_driver_protocol(extension_path):
     p = run("query", "2")
     assert p.returncode == 0, p.stderr
     assert len([l for l in p.stdout.splitlines() if '"call"' in l]) == 6
+    # info: embed_debug() (the benchmark records the OpenBLAS core type from it)
+    p = run("info")
+    assert p.returncode == 0, p.stderr
+    info = json.loads(p.stdout)
+    assert info["event"] == "info" and isinstance(info["embed_batch"], bool)
+    assert "\nthreads: 1 (engine pool; default " in info["debug"] and "\nblas coretype: " in info["debug"]
     p = run("nonsense")
     assert p.returncode == 2 and "unknown mode" in p.stderr
