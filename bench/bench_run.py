@@ -279,7 +279,8 @@ def main():
                       "n_sentences": len(sentences), "query": workloads.QUERY,
                       "lengths": list(lengths), "ubatch_sweep": list(u_sweep),
                       "texts_per_call_sweep": list(k_sweep), "sweep_threads": sweep_threads,
-                      "reps_more_threads": args.reps_more_threads if args.reps_more_threads else reps,
+                      "reps_more_threads": (args.reps_more_threads if args.reps_more_threads and not args.quick
+                                            else reps),
                       "embed_batch": "available" if has_batch else "not available"},
            "bulk": [], "sweep": [], "query": [], "length": [], "first": [], "memory": [],
            "load": []}
@@ -316,7 +317,8 @@ def main():
         log(f"{name}: {len(sentences)} sentences, {n_tokens} tokens (equal counts in both engines)")
         for t in threads:
             note_load(f"{name} t={t} start")
-            reps_t = reps if t == threads[0] or args.reps_more_threads is None else args.reps_more_threads
+            reps_t = (reps if t == threads[0] or args.reps_more_threads is None or args.quick
+                      else args.reps_more_threads)
             sweep_wanted = args.sweep_models == "all" or any(x in name for x in args.sweep_models.split(","))
             if "sweep" in only and t in sweep_threads and sweep_wanted:
                 # throughput vs batch size: llama.cpp n_ubatch, ours texts per embed_batch statement
