@@ -110,8 +110,9 @@ def markdown(res):
     loads_all = loads + bulk_load
     L.append(f"Measured {meta.get('date_utc', '?')} by `bench/run.sh`"
              f"{' (quick mode: fewer repetitions and texts, for iteration only)' if cfg.get('quick') else ''}; "
-             f"{cfg['reps']} interleaved repetition(s) per cell (one process per engine and repetition, "
-             "the order flipped every repetition).")
+             f"{cfg['reps']} interleaved repetition(s) per cell"
+             f"{'' if cfg.get('reps_more_threads', cfg['reps']) == cfg['reps'] else ' at 1 thread, ' + str(cfg['reps_more_threads']) + ' at more threads'}"
+             " (one process per engine and repetition, the order flipped every repetition).")
     L.append("")
     L.append(f"* **Machine**: {meta.get('cpu_model', '?')}, {meta.get('cpus', '?')} CPUs"
              f"{', ' + meta['hypervisor_vendor'] + ' guest' if meta.get('hypervisor_vendor') else ''}"
