@@ -20,8 +20,8 @@ Measurements (see docs/benchmarks.md "Benchmark command"):
            wall and CPU (user+sys, all threads) of whole passes after a warm-up
   sweep    the same texts at several batch sizes (plot: throughput vs. batch)
   query    the 14-token query alone, per call: p50 / p95 of wall, CPU
-  length   one text of 8 ... 2048 tokens alone, per call, 1 thread, at most 2
-           repetitions (plot: latency vs. input length)
+  length   one text of 8 ... 2048 tokens alone, 2 calls each, 1 thread, one
+           process per engine (plot: latency vs. input length)
   first    process start -> first vector (model load, first call), warm page cache
   memory   peak private memory of the whole process (RssAnon, sampled every
            millisecond from /proc/PID/status; VmHWM too): ours in the sqlite3
@@ -453,7 +453,7 @@ def main():
             # latency vs input length, 1 thread; per length a separate text, 3-5 calls
             texts = [workloads.text_of_tokens(n) for n in lengths]
             n_calls = 2
-            for rep in range(min(reps, 2)):
+            for rep in range(1):
                 for eng_name in interleave(rep, ["ours", "llama"]):
                     cmd = (eng.ours(model, 1, "query", n_calls) if eng_name == "ours"
                            else eng.lcpp(model, 1, "query", n_calls))
