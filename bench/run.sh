@@ -117,6 +117,11 @@ if [ ! -x "$W/bin/llama_driver" ] || [ "$REPO/bench/llama_driver.c" -nt "$W/bin/
 fi
 
 say "sqlite-embed (default build type: what users build)"
+# a build directory configured for another checkout cannot be reused
+if [ -f "$W/embed-build/CMakeCache.txt" ] &&
+    ! grep -qx "CMAKE_HOME_DIRECTORY:INTERNAL=$REPO" "$W/embed-build/CMakeCache.txt"; then
+    rm -rf "$W/embed-build"
+fi
 cmake -S "$REPO" -B "$W/embed-build" -DEMBED_TESTS=OFF >"$W/embed-configure.log" 2>&1 ||
     fail "configure failed: $W/embed-configure.log"
 cmake --build "$W/embed-build" -j"$JOBS" --target embed >"$W/embed-build.log" 2>&1 ||
