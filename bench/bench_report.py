@@ -134,6 +134,8 @@ def markdown(res):
         L.append(f"* **Load**: 1-minute load average {min(loads_all):.1f}–{max(loads_all):.1f} during the run "
                  f"(2 CPUs; above 2 means other jobs competed for the cores: compare the CPU columns)")
     L.append(f"* **embed_batch**: {cfg.get('embed_batch', '?')}")
+    if meta.get("note"):
+        L.append(f"* **Note**: {meta['note']}")
     L.append("")
 
     # bulk
@@ -352,6 +354,25 @@ def plots(res, outdir):
     return written
 
 
+def load(paths):
+    """The first file's results with the measurements of the others appended."""
+    res = None
+    for p in paths:
+        with open(p, encoding="utf-8") as f:
+            r = json.load(f)
+        check(r)
+        if res is None:
+            res = r
+            continue
+        for k in ("bulk", "sweep", "query", "length", "first", "memory", "load"):
+            res[k] = res.get(k, []) + r.get(k, [])
+        res["config"]["models"] = res["config"].get("models", []) + [
+            m for m in r["config"].get("models", []) if m not in res["config"].get("models", [])]
+        if r["meta"].get("note"):
+            res["meta"]["note"] = (res["meta"].get("note", "") + " " + r["meta"]["note"]).strip()
+    return res
+
+
 def splice(doc_path, body):
     text = open(doc_path, encoding="utf-8").read() if os.path.exists(doc_path) else ""
     block = f"{BEGIN}\n{body}{END}"
@@ -367,7 +388,8 @@ def splice(doc_path, body):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("results")
+    ap.add_argument("results", nargs="+", help="one or more bench_run.py JSON files (the lists of "
+                    "measurements are concatenated; machine facts and settings come from the first)")
     ap.add_argument("--md", help="write the markdown report here")
     ap.add_argument("--docs", help="splice the report into this markdown file between the markers")
     ap.add_argument("--plots", help="directory for the PNG plots")
@@ -375,8 +397,7 @@ def main(argv=None):
                     help="path of the plot directory as the markdown links it (default: relative to --docs)")
     a = ap.parse_args(argv)
     try:
-        with open(a.results, encoding="utf-8") as f:
-            res = json.load(f)
+        res = load(a.results)
         body = markdown(res)
         written = plots(res, a.plots) if a.plots else []
         if written:
