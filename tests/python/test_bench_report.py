@@ -142,3 +142,17 @@ def test_sql_driver_protocol(extension_path):
     assert "\nthreads: 1 (engine pool; default " in info["debug"] and "\nblas coretype: " in info["debug"]
     p = run("nonsense")
     assert p.returncode == 2 and "unknown mode" in p.stderr
+
+
+def test_several_result_files_are_concatenated(tmp_path):
+    a, b = tiny_results(), tiny_results()
+    for x in b["bulk"] + b["query"]:
+        x["model"] = "nomic-full-Q8_0.lc.gguf"
+    b["meta"]["note"] = "second process"
+    pa, pb = tmp_path / "a.json", tmp_path / "b.json"
+    pa.write_text(json.dumps(a))
+    pb.write_text(json.dumps(b))
+    res = bench_report.load([str(pa), str(pb)])
+    assert len(res["bulk"]) == len(a["bulk"]) * 2 and res["meta"]["note"] == "second process"
+    md = bench_report.markdown(res)
+    assert "| nomic-full-Q8_0 | 1 |" in md and "bulk nomic-full-Q8_0: 2.00× llama.cpp" in md
