@@ -34,6 +34,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -96,22 +97,27 @@ def run_child(cmd, stdin_text, sample_memory=False, what=""):
         peak_anon = hwm = 0
         deadline = t0 + TIMEOUT
         status = ru = None
-        while True:
-            pid, st, r = os.wait4(p.pid, os.WNOHANG)
-            if pid:
-                status, ru = st, r
-                break
-            if sample_memory:
-                s = read_status(p.pid)
-                if s:
-                    peak_anon, hwm = max(peak_anon, s[0]), max(hwm, s[1])
-                time.sleep(0.001)
-            else:
-                time.sleep(0.005)
-            if time.perf_counter() > deadline:
+        try:
+            while True:
+                pid, st, r = os.wait4(p.pid, os.WNOHANG)
+                if pid:
+                    status, ru = st, r
+                    break
+                if sample_memory:
+                    s = read_status(p.pid)
+                    if s:
+                        peak_anon, hwm = max(peak_anon, s[0]), max(hwm, s[1])
+                    time.sleep(0.001)
+                else:
+                    time.sleep(0.005)
+                if time.perf_counter() > deadline:
+                    raise BenchError(f"{what}: timed out after {TIMEOUT} s: {' '.join(cmd)}")
+        except BaseException:
+            # timeout, Ctrl-C or SIGTERM: never leave a measuring child behind
+            if status is None:
                 p.kill()
                 p.wait()
-                raise BenchError(f"{what}: timed out after {TIMEOUT} s: {' '.join(cmd)}")
+            raise
         wall = time.perf_counter() - t0
         p.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
@@ -469,7 +475,12 @@ def main():
     return 0
 
 
+def _terminate(signum, frame):
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         sys.exit(main())
     except BenchError as e:
