@@ -6,7 +6,9 @@
  *   DELETE FROM embed_models WHERE name = 'minilm';
  *
  * Columns: name, path, arch, n_embd, n_layer, n_ctx (context length),
- * n_vocab, pooling, file_size, loaded (1 once an embed() mapped the model).
+ * n_vocab, pooling, file_size, loaded (1 once an embed() mapped the model),
+ * max_tokens (embed()'s default truncation: the file's sentence-transformers
+ * max_seq_length, else n_ctx).
  * Only name and path may be given on INSERT; UPDATE is refused.
  *
  * The registry is process-wide (ext_registry.h), so every connection sees the
@@ -21,7 +23,7 @@
 #include "ext_registry.h"
 
 enum { MCOL_NAME, MCOL_PATH, MCOL_ARCH, MCOL_N_EMBD, MCOL_N_LAYER, MCOL_N_CTX, MCOL_N_VOCAB,
-       MCOL_POOLING, MCOL_FILE_SIZE, MCOL_LOADED, MCOL_COUNT };
+       MCOL_POOLING, MCOL_FILE_SIZE, MCOL_LOADED, MCOL_MAX_TOKENS, MCOL_COUNT };
 
 typedef struct models_cursor {
     sqlite3_vtab_cursor base;
@@ -36,7 +38,8 @@ static int mv_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
     (void)aux; (void)argc; (void)argv; (void)err;
     return ext_vtab_connect(db,
         "CREATE TABLE x(name TEXT, path TEXT, arch TEXT, n_embd INTEGER, n_layer INTEGER,"
-        " n_ctx INTEGER, n_vocab INTEGER, pooling TEXT, file_size INTEGER, loaded INTEGER)",
+        " n_ctx INTEGER, n_vocab INTEGER, pooling TEXT, file_size INTEGER, loaded INTEGER,"
+        " max_tokens INTEGER)",
         sizeof(sqlite3_vtab), out);
 }
 
@@ -104,6 +107,7 @@ static int mv_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int col)
     case MCOL_POOLING: sqlite3_result_text(ctx, emb_pooling_name(hp->pooling), -1, SQLITE_STATIC); break;
     case MCOL_FILE_SIZE: sqlite3_result_int64(ctx, (sqlite3_int64)r->info.file_size); break;
     case MCOL_LOADED: sqlite3_result_int(ctx, r->loaded); break;
+    case MCOL_MAX_TOKENS: sqlite3_result_int64(ctx, emb_hparams_default_max_tokens(hp)); break;
     }
     return SQLITE_OK;
 }

@@ -197,6 +197,18 @@ static emb_code read_hparams(const binder *b, size_t n_tensors, emb_hparams *hp,
                              b->name, key, pooling);
     h.pooling = (emb_pooling)pooling;
 
+    if ((rc = opt_u32(b, EMB_KEY_MAX_SEQ_LENGTH, &h.max_seq_length, err)) != EMB_OK)
+        return rc;
+    if (gguf_find_kv(b->f, EMB_KEY_MAX_SEQ_LENGTH) && h.max_seq_length < 2)
+        return emb_error_set(err, EMB_ERR_MODEL,
+                             "model: %s: '%s' is %u, expected at least 2 ([CLS] and [SEP])",
+                             b->name, EMB_KEY_MAX_SEQ_LENGTH, h.max_seq_length);
+    if (h.arch == EMB_ARCH_BERT && h.max_seq_length > h.n_ctx_train)
+        return emb_error_set(err, EMB_ERR_MODEL,
+                             "model: %s: '%s' is %u, more than the %u learned positions of this "
+                             "bert model",
+                             b->name, EMB_KEY_MAX_SEQ_LENGTH, h.max_seq_length, h.n_ctx_train);
+
     h.n_rot = head_dim;
     h.rope_freq_base = 10000.0f;
     h.rope_freq_scale = 1.0f;
@@ -238,6 +250,11 @@ static emb_code read_hparams(const binder *b, size_t n_tensors, emb_hparams *hp,
     }
     *hp = h;
     return EMB_OK;
+}
+
+uint32_t emb_hparams_default_max_tokens(const emb_hparams *hp)
+{
+    return hp->max_seq_length ? hp->max_seq_length : hp->n_ctx_train;
 }
 
 /* ---- the tensor tables ---------------------------------------------------- */
