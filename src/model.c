@@ -398,26 +398,6 @@ static emb_code bind_table(const binder *b, const tensor_spec *table, size_t n, 
 
 /* ---- load ------------------------------------------------------------------ */
 
-static emb_code check_tokenizer_keys(const binder *b, emb_error *err)
-{
-    emb_str tm;
-    emb_code rc = gguf_get_str(b->f, "tokenizer.ggml.model", &tm, err);
-    if (rc == EMB_ERR_NOT_FOUND)
-        return emb_error_set(err, EMB_ERR_MODEL,
-                             "model: %s: no tokenizer (key 'tokenizer.ggml.model' missing)", b->name);
-    if (rc != EMB_OK)
-        return rc;
-    if (!emb_str_eq(tm, "bert"))
-        return emb_error_set(err, EMB_ERR_UNSUPPORTED,
-                             "model: %s: tokenizer '%.*s' is not supported (expected 'bert' WordPiece)",
-                             b->name, (int)(tm.len > 32 ? 32 : tm.len), tm.ptr);
-    if (!gguf_find_kv(b->f, "tokenizer.ggml.tokens"))
-        return emb_error_set(err, EMB_ERR_MODEL,
-                             "model: %s: no tokenizer vocabulary (key 'tokenizer.ggml.tokens' missing)",
-                             b->name);
-    return EMB_OK;
-}
-
 emb_model *emb_model_from_gguf(gguf_file *file, emb_error *err)
 {
     emb_model *m = NULL, *result = NULL;
@@ -464,7 +444,7 @@ emb_model *emb_model_from_gguf(gguf_file *file, emb_error *err)
     }
     if (read_hparams(&b, n_tensors, &m->hp, err) != EMB_OK)
         goto end;
-    if (check_tokenizer_keys(&b, err) != EMB_OK)
+    if (emb_tokenizer_gguf_check(file, err) != EMB_OK) /* before any tensor is bound */
         goto end;
 
     bool bert = m->hp.arch == EMB_ARCH_BERT;

@@ -375,7 +375,7 @@ static void test_missing_tokenizer(void **state)
     tiny_model_spec s = tiny_model_default(EMB_ARCH_BERT, GGML_TYPE_F32);
     s.omit_key = "tokenizer.ggml.model";
     expect_fail(&s, EMB_ERR_MODEL,
-                "model: tiny.gguf: no tokenizer (key 'tokenizer.ggml.model' missing)");
+                "tokenizer: tiny.gguf: key tokenizer.ggml.model is missing, expected \"bert\"");
 }
 
 static void test_missing_vocabulary(void **state)
@@ -384,7 +384,7 @@ static void test_missing_vocabulary(void **state)
     tiny_model_spec s = tiny_model_default(EMB_ARCH_BERT, GGML_TYPE_F32);
     s.omit_key = "tokenizer.ggml.tokens";
     expect_fail(&s, EMB_ERR_MODEL,
-                "model: tiny.gguf: no tokenizer vocabulary (key 'tokenizer.ggml.tokens' missing)");
+                "tokenizer: tiny.gguf: key tokenizer.ggml.tokens is missing");
 }
 
 static void test_vocab_rows_mismatch(void **state)
