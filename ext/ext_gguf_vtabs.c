@@ -88,12 +88,7 @@ static int tensors_column(sqlite3_context *ctx, const gguf_file *f, size_t row, 
         for (uint32_t d = 0; d < t->n_dims; d++)
             sqlite3_str_appendf(s, d ? ",%lld" : "%lld", (long long)t->ne[d]);
         sqlite3_str_appendchar(s, 1, ']');
-        int len = sqlite3_str_length(s);
-        char *json = sqlite3_str_finish(s);
-        if (!json)
-            return SQLITE_NOMEM;
-        sqlite3_result_text(ctx, json, len, sqlite3_free);
-        break;
+        return ext_result_str(ctx, s);
     }
     case TCOL_N_ELEMENTS:
         sqlite3_result_int64(ctx, (sqlite3_int64)t->n_elements);
@@ -202,12 +197,7 @@ static int metadata_value(sqlite3_context *ctx, const gguf_kv *kv)
             }
         }
         sqlite3_str_appendchar(s, 1, ']');
-        int len = sqlite3_str_length(s);
-        char *json = sqlite3_str_finish(s);
-        if (!json)
-            return SQLITE_NOMEM;
-        sqlite3_result_text(ctx, json, len, sqlite3_free);
-        return SQLITE_OK;
+        return ext_result_str(ctx, s);
     }
     case GGUF_TYPE_BOOL:
         sqlite3_result_int(ctx, kv->data[0] != 0);

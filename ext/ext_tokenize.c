@@ -165,12 +165,7 @@ static void fn_embed_tokenize(sqlite3_context *ctx, int argc, sqlite3_value **ar
         for (size_t i = 0; i < list.n; i++)
             sqlite3_str_appendf(s, i ? ",%d" : "%d", (int)list.v[i].id);
         sqlite3_str_appendchar(s, 1, ']');
-        int n = sqlite3_str_length(s);
-        char *json = sqlite3_str_finish(s);
-        if (json)
-            sqlite3_result_text(ctx, json, n, sqlite3_free);
-        else
-            sqlite3_result_error_nomem(ctx);
+        ext_result_str(ctx, s);
     }
     emb_token_list_free(&list);
     call_end(ctx, argc, &ct);
