@@ -188,7 +188,10 @@ static void fn_embed_token_count(sqlite3_context *ctx, int argc, sqlite3_value *
  * So the first hidden column is the model when both are given and the text
  * when it is alone (the one-argument form, default model), as for
  * embed_tokenize. */
-enum { TKCOL_I, TKCOL_ID, TKCOL_PIECE, TKCOL_START, TKCOL_END, TKCOL_MODEL, TKCOL_TEXT };
+enum tokens_col {
+    TOKENS_COL_I, TOKENS_COL_ID, TOKENS_COL_PIECE, TOKENS_COL_START, TOKENS_COL_END, TOKENS_COL_MODEL,
+    TOKENS_COL_TEXT
+};
 
 typedef struct tokens_cursor {
     sqlite3_vtab_cursor base;
@@ -197,7 +200,7 @@ typedef struct tokens_cursor {
     size_t i;
 } tokens_cursor;
 
-static int tk_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
+static int tokens_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
                       sqlite3_vtab **out, char **err)
 {
     (void)aux; (void)argc; (void)argv; (void)err;
@@ -209,20 +212,20 @@ static int tk_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
 
 /* idxNum bit 1: first argument given (argv[0]); bit 2: second argument
  * given (next argv). */
-static int tk_best_index(sqlite3_vtab *vt, sqlite3_index_info *info)
+static int tokens_best_index(sqlite3_vtab *vt, sqlite3_index_info *info)
 {
     (void)vt;
     int first_i = -1, second_i = -1;
     bool unusable = false;
     for (int i = 0; i < info->nConstraint; i++) {
         const struct sqlite3_index_constraint *c = &info->aConstraint[i];
-        if (c->op != SQLITE_INDEX_CONSTRAINT_EQ || (c->iColumn != TKCOL_MODEL && c->iColumn != TKCOL_TEXT))
+        if (c->op != SQLITE_INDEX_CONSTRAINT_EQ || (c->iColumn != TOKENS_COL_MODEL && c->iColumn != TOKENS_COL_TEXT))
             continue;
         if (!c->usable) {
             unusable = true;
             continue;
         }
-        if (c->iColumn == TKCOL_MODEL)
+        if (c->iColumn == TOKENS_COL_MODEL)
             first_i = i;
         else
             second_i = i;
@@ -246,33 +249,33 @@ static int tk_best_index(sqlite3_vtab *vt, sqlite3_index_info *info)
     return SQLITE_OK;
 }
 
-static int tk_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **out)
+static int tokens_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **out)
 {
     (void)vt;
     return ext_cursor_alloc(sizeof(tokens_cursor), out);
 }
 
-static void tk_reset(tokens_cursor *cur)
+static void tokens_reset(tokens_cursor *cur)
 {
     emb_token_list_free(&cur->list);
     tokenizer_source_close(&cur->src);
     cur->i = 0;
 }
 
-static int tk_close(sqlite3_vtab_cursor *base)
+static int tokens_close(sqlite3_vtab_cursor *base)
 {
     tokens_cursor *cur = (tokens_cursor *)base;
-    tk_reset(cur);
+    tokens_reset(cur);
     sqlite3_free(cur);
     return SQLITE_OK;
 }
 
-static int tk_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_str, int argc, sqlite3_value **argv)
+static int tokens_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_str, int argc, sqlite3_value **argv)
 {
     (void)idx_str;
     tokens_cursor *cur = (tokens_cursor *)base;
     sqlite3_vtab *vt = base->pVtab;
-    tk_reset(cur);
+    tokens_reset(cur);
     if (idx_num == 0 || argc < 1)
         return ext_vtab_error(vt, "embed_tokens: missing text argument; usage: SELECT * FROM embed_tokens('model', 'some text')");
     /* Bits 1 and 2: (model, text). Bit 1 alone: embed_tokens(text). Bit 2
@@ -307,38 +310,38 @@ static int tk_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_str
     return SQLITE_OK;
 }
 
-static int tk_next(sqlite3_vtab_cursor *base)
+static int tokens_next(sqlite3_vtab_cursor *base)
 {
     ((tokens_cursor *)base)->i++;
     return SQLITE_OK;
 }
 
-static int tk_eof(sqlite3_vtab_cursor *base)
+static int tokens_eof(sqlite3_vtab_cursor *base)
 {
     const tokens_cursor *cur = (const tokens_cursor *)base;
     return cur->i >= cur->list.n;
 }
 
-static int tk_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int col)
+static int tokens_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int col)
 {
     const tokens_cursor *cur = (const tokens_cursor *)base;
     const emb_token *t = &cur->list.v[cur->i];
     switch (col) {
-    case TKCOL_I: sqlite3_result_int64(ctx, (sqlite3_int64)cur->i); break;
-    case TKCOL_ID: sqlite3_result_int(ctx, t->id); break;
-    case TKCOL_PIECE: {
+    case TOKENS_COL_I: sqlite3_result_int64(ctx, (sqlite3_int64)cur->i); break;
+    case TOKENS_COL_ID: sqlite3_result_int(ctx, t->id); break;
+    case TOKENS_COL_PIECE: {
         emb_str p = emb_tokenizer_piece(cur->src.tok, t->id);
         sqlite3_result_text(ctx, p.ptr ? p.ptr : "", (int)p.len, SQLITE_TRANSIENT);
         break;
     }
-    case TKCOL_START: sqlite3_result_int64(ctx, t->start); break;
-    case TKCOL_END: sqlite3_result_int64(ctx, t->end); break;
+    case TOKENS_COL_START: sqlite3_result_int64(ctx, t->start); break;
+    case TOKENS_COL_END: sqlite3_result_int64(ctx, t->end); break;
     default: sqlite3_result_null(ctx); break; /* hidden arguments */
     }
     return SQLITE_OK;
 }
 
-static int tk_rowid(sqlite3_vtab_cursor *base, sqlite3_int64 *rowid)
+static int tokens_rowid(sqlite3_vtab_cursor *base, sqlite3_int64 *rowid)
 {
     *rowid = (sqlite3_int64)((const tokens_cursor *)base)->i;
     return SQLITE_OK;
@@ -347,17 +350,17 @@ static int tk_rowid(sqlite3_vtab_cursor *base, sqlite3_int64 *rowid)
 static const sqlite3_module TOKENS_MODULE = {
     .iVersion = 0,
     .xCreate = NULL,
-    .xConnect = tk_connect,
-    .xBestIndex = tk_best_index,
+    .xConnect = tokens_connect,
+    .xBestIndex = tokens_best_index,
     .xDisconnect = ext_vtab_free,
     .xDestroy = ext_vtab_free,
-    .xOpen = tk_open,
-    .xClose = tk_close,
-    .xFilter = tk_filter,
-    .xNext = tk_next,
-    .xEof = tk_eof,
-    .xColumn = tk_column,
-    .xRowid = tk_rowid,
+    .xOpen = tokens_open,
+    .xClose = tokens_close,
+    .xFilter = tokens_filter,
+    .xNext = tokens_next,
+    .xEof = tokens_eof,
+    .xColumn = tokens_column,
+    .xRowid = tokens_rowid,
 };
 
 int ext_register_tokenize_functions(sqlite3 *db)
