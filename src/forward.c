@@ -17,10 +17,11 @@
 
 #include "blas.h"
 #include "ggml_types.h"
+#include "matmul_thin.h"
 #include "quant.h"
+#include "vmath.h"
 
 #define WS_ALIGN 64
-#define INV_SQRT2 0.70710678118654752440f
 
 /* ---- workspace -------------------------------------------------------------- */
 
@@ -226,7 +227,10 @@ static void linear(float *y, size_t ldy, const float *x, size_t ldx, size_t T, c
                    const emb_weight *b, workspace *ws)
 {
     size_t ic = (size_t)w->ne0, oc = (size_t)w->ne1;
-    if (is_direct(w) && T > EMB_FORWARD_FEW_TOKENS) {
+    if (emb_matmul_thin_wins(w->type, T)) {
+        /* few tokens: each weight read once, no BLAS (matmul_thin.h) */
+        emb_matmul_thin(y, ldy, x, ldx, T, w, 0, oc);
+    } else if (is_direct(w) && T > EMB_FORWARD_FEW_TOKENS) {
         emb_sgemm_nt(y, ldy, x, ldx, (const float *)w->data, ic, T, oc, ic, 0.0f);
     } else if (is_direct(w)) {
         /* few tokens: the same row chunks as a dequantized tile, read in place
@@ -291,20 +295,16 @@ static void layer_norm(float *out, const float *x, const float *resid, size_t T,
     }
 }
 
-/* x: (n) in place. Exact erf GELU (HF BERT). */
+/* x: (n) in place. Exact erf GELU (HF BERT), vectorized (vmath.h). */
 static void gelu_erf(float *x, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * INV_SQRT2));
+    emb_vmath_gelu_erf(x, n);
 }
 
-/* up, gate: (n). up = SiLU(gate) * up (nomic SwiGLU). */
+/* up, gate: (n). up = SiLU(gate) * up (nomic SwiGLU), vectorized (vmath.h). */
 static void swiglu(float *up, const float *gate, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        float g = gate[i];
-        up[i] = g / (1.0f + expf(-g)) * up[i];
-    }
+    emb_vmath_swiglu(up, gate, n);
 }
 
 /* rope: (L, R): for position p, cos of R/2 angles then their sin (docs/format.md §6.4:
@@ -348,11 +348,7 @@ static void softmax_scaled(float *row, size_t n, float scale)
         if (row[i] > mx)
             mx = row[i];
     }
-    double sum = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        row[i] = expf(row[i] - mx);
-        sum += row[i];
-    }
+    double sum = emb_vmath_exp_sum(row, n, mx);
     float inv = (float)(1.0 / sum);
     for (size_t i = 0; i < n; i++)
         row[i] *= inv;
