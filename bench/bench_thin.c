@@ -77,7 +77,7 @@ int main(int argc, char **argv)
     }
     emb_error err = {0};
     emb_model *m = emb_model_load(argv[1], &err);
-    if (!m || emb_blas_init(&err) != EMB_OK || emb_blas_set_threads(1, &err) != EMB_OK) {
+    if (!m || emb_blas_init(&err) != EMB_OK) { /* OpenBLAS runs one thread (blas.h) */
         fprintf(stderr, "bench_thin: %s\n", err.msg);
         return 1;
     }

@@ -124,6 +124,14 @@ static void load_once(void)
     }
     remember_coretype_env();
     g_blas.coretype_set_by_us = chosen != NULL;
+    /* One OpenBLAS thread: the constructor then starts no pool at all (the
+     * engine parallelises itself, thread_pool.h). A user's own variable is
+     * left in place for the constructor (the host may use OpenBLAS too), but
+     * our calls run single-threaded either way (set_threads(1) below). */
+    const char *user_threads = getenv("OPENBLAS_NUM_THREADS");
+    bool threads_set = false;
+    if (!user_threads || !*user_threads)
+        threads_set = setenv("OPENBLAS_NUM_THREADS", "1", 1) == 0;
 
     char why[160] = "";
     for (size_t i = 0; i < n_cand; i++) {
@@ -146,6 +154,10 @@ static void load_once(void)
     }
     if (chosen)
         unsetenv("OPENBLAS_CORETYPE");
+    if (threads_set)
+        unsetenv("OPENBLAS_NUM_THREADS");
+    if (g_blas.code == EMB_OK)
+        g_blas.set_threads(1);
     if (g_blas.code != EMB_OK)
         snprintf(g_blas.msg, sizeof g_blas.msg,
                  "blas: cannot load openblas (%s); install libopenblas0 or set "
@@ -153,8 +165,30 @@ static void load_once(void)
                  why);
 }
 
+/* fork() while another thread is inside sgemm would copy OpenBLAS's
+ * allocator lock, held, into the child, whose first sgemm would then wait
+ * forever. Every call holds this lock shared and fork (pthread_atfork) takes
+ * it exclusively, so a fork happens between calls. Writers are preferred so a
+ * stream of calls on other threads cannot starve a fork; calls never nest. */
+static pthread_rwlock_t g_fork_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
+static pthread_once_t g_fork_once = PTHREAD_ONCE_INIT;
+
+static void fork_prepare(void) { pthread_rwlock_wrlock(&g_fork_lock); }
+static void fork_parent(void) { pthread_rwlock_unlock(&g_fork_lock); }
+
+/* The child's thread is not the writer the lock recorded (another thread id),
+ * so unlocking would not release it: start from a fresh lock (one thread). */
+static void fork_child(void)
+{
+    static const pthread_rwlock_t fresh = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
+    memcpy(&g_fork_lock, &fresh, sizeof fresh);
+}
+
+static void fork_lock_init(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
+
 emb_code emb_blas_init(emb_error *err)
 {
+    pthread_once(&g_fork_once, fork_lock_init);
     pthread_once(&g_once, load_once);
     if (g_blas.code != EMB_OK)
         return emb_error_set(err, g_blas.code, "%s", g_blas.msg);
@@ -182,24 +216,15 @@ emb_code emb_blas_status_get(emb_blas_status *out, emb_error *err)
     return EMB_OK;
 }
 
-emb_code emb_blas_set_threads(int n, emb_error *err)
-{
-    if (n < 1)
-        return emb_error_set(err, EMB_ERR_RANGE, "blas: thread count %d, expected >= 1", n);
-    emb_code rc = emb_blas_init(err);
-    if (rc != EMB_OK)
-        return rc;
-    g_blas.set_threads(n);
-    return EMB_OK;
-}
-
 void emb_sgemm_nt(float *c, size_t ldc, const float *a, size_t lda, const float *b, size_t ldb,
                   size_t m, size_t n, size_t k, float beta)
 {
     if (m == 0 || n == 0)
         return;
+    pthread_rwlock_rdlock(&g_fork_lock);
     g_blas.sgemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_TRANS, (int)m, (int)n, (int)k, 1.0f, a,
                  (int)lda, b, (int)ldb, beta, c, (int)ldc);
+    pthread_rwlock_unlock(&g_fork_lock);
 }
 
 void emb_sgemm_nn(float *c, size_t ldc, const float *a, size_t lda, const float *b, size_t ldb,
@@ -207,6 +232,8 @@ void emb_sgemm_nn(float *c, size_t ldc, const float *a, size_t lda, const float 
 {
     if (m == 0 || n == 0)
         return;
+    pthread_rwlock_rdlock(&g_fork_lock);
     g_blas.sgemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_NO_TRANS, (int)m, (int)n, (int)k, 1.0f, a,
                  (int)lda, b, (int)ldb, beta, c, (int)ldc);
+    pthread_rwlock_unlock(&g_fork_lock);
 }
