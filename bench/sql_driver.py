@@ -63,7 +63,7 @@ def main(argv):
         return 0
     db.execute("CREATE TABLE texts(id INTEGER PRIMARY KEY, t TEXT)")
     db.executemany("INSERT INTO texts(id, t) VALUES (?, ?)", list(enumerate(texts)))
-    tokens = [r[0] for r in db.execute("SELECT embed_token_count(t, 'm') FROM texts ORDER BY id")]
+    tokens = [r[0] for r in db.execute("SELECT embed_token_count('m', t) FROM texts ORDER BY id")]
     emit(event="ready", tokens=tokens)
     if mode == "tokens":
         return 0

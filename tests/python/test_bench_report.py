@@ -106,7 +106,7 @@ def test_workloads_texts_have_the_promised_token_counts(extension_path):
         pytest.skip(f"{model} not generated")
     texts = [workloads.text_of_tokens(n) for n in (8, 64, 300)] + [workloads.QUERY]
     sql = f".load {extension_path}\nINSERT INTO embed_models(name, path) VALUES ('m', '{model}');\n" + "".join(
-        "SELECT embed_token_count('" + t + "', 'm');\n" for t in texts)
+        "SELECT embed_token_count('m', '" + t + "');\n" for t in texts)
     out = subprocess.run(["sqlite3", "-batch", "-bail", ":memory:"], input=sql, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert [int(x) for x in out.stdout.split()] == [8, 64, 300, 14]
