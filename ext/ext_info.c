@@ -19,7 +19,7 @@ static void fn_embed_version(sqlite3_context *ctx, int argc, sqlite3_value **arg
     sqlite3_result_text(ctx, "v" EMBED_VERSION, -1, SQLITE_STATIC);
 }
 
-/* One "key: value" line per fact. Loads OpenBLAS (that is the point: it
+/* One "key: value" line per fact, no newline after the last. Loads OpenBLAS (that is the point: it
  * reports the kernels OpenBLAS actually selected). */
 static void fn_embed_debug(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
@@ -30,8 +30,10 @@ static void fn_embed_debug(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_str_appendf(s, "build: %s\n", EMBED_BUILD_INFO);
     sqlite3_str_appendf(s, "sqlite: %s (compiled against %s)\n", sqlite3_libversion(), SQLITE_VERSION);
     sqlite3_str_appendf(s, "dequant simd: %s\n", emb_quant_simd_level());
-    sqlite3_str_appendf(s, "threads: %zu (engine pool; default %zu)\n", emb_pool_threads(),
-                        emb_pool_default_threads());
+    /* SQLite's printf has no %zu (3.40 reads the 'z' as a conversion and the
+     * arguments shift: a crash in the next %s); hence %lld and casts */
+    sqlite3_str_appendf(s, "threads: %lld (engine pool; default %lld)\n", (long long)emb_pool_threads(),
+                        (long long)emb_pool_default_threads());
     emb_blas_status st;
     emb_error err;
     emb_error_clear(&err);
@@ -47,19 +49,11 @@ static void fn_embed_debug(sqlite3_context *ctx, int argc, sqlite3_value **argv)
                                 st.coretype && st.coretype[0] ? st.coretype : "none",
                                 st.coretype_set_by_us ? "chosen by sqlite-embed from CPUID"
                                 : st.coretype && st.coretype[0] ? "set by the user" : "OpenBLAS decides");
-        sqlite3_str_appendf(s, "blas threads: %d\n", st.n_threads);
+        sqlite3_str_appendf(s, "blas threads: %d", st.n_threads);
     } else {
-        sqlite3_str_appendf(s, "blas: not available: %s\n", err.msg);
+        sqlite3_str_appendf(s, "blas: not available: %s", err.msg);
     }
-    int n = sqlite3_str_length(s);
-    char *text = sqlite3_str_finish(s);
-    if (!text) {
-        sqlite3_result_error_nomem(ctx);
-        return;
-    }
-    if (n > 0 && text[n - 1] == '\n')
-        n--;
-    sqlite3_result_text(ctx, text, n, sqlite3_free);
+    ext_result_str(ctx, s);
 }
 
 /* embed_threads(n): the engine's thread pool size for the whole process

@@ -79,7 +79,7 @@ size_t emb_embed_finish(float *v, const emb_model *m, const emb_embed_opts *opts
 
 size_t emb_embed_max_tokens(const emb_model *m, const emb_embed_opts *opts)
 {
-    return opts && opts->max_tokens ? opts->max_tokens : m->hp.n_ctx_train;
+    return opts && opts->max_tokens ? opts->max_tokens : emb_hparams_default_max_tokens(&m->hp);
 }
 
 emb_code emb_embed_check(const emb_model *m, const emb_embed_opts *opts_in, emb_error *err)
