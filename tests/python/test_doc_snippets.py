@@ -1,0 +1,48 @@
+"""The SQL snippets of the documentation run as written (sqlite3 shell, in a
+scratch directory laid out like the repository: build/embed.so, models/ with
+the converted all-MiniLM-L6-v2, the repository's README.md and docs/)."""
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import FIXTURES, REPO
+
+MINILM_F16 = FIXTURES / "models" / "all-MiniLM-L6-v2.f16.gguf"
+
+
+def snippet(doc: str, heading: str, lang: str) -> str:
+    text = (REPO / doc).read_text()
+    m = re.search(rf"## {re.escape(heading)}\n.*?```{lang}\n(.*?)```", text, re.S)
+    assert m, f"{doc} has no {lang} block under '## {heading}'"
+    return m.group(1)
+
+
+@pytest.fixture
+def scratch(tmp_path, extension_path):
+    if not MINILM_F16.is_file():
+        pytest.skip(f"{MINILM_F16} not generated (gen_models --minilm)")
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "embed.so").symlink_to(extension_path)
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / MINILM_F16.name).symlink_to(MINILM_F16)
+    (tmp_path / "README.md").symlink_to(REPO / "README.md")
+    (tmp_path / "docs").symlink_to(REPO / "docs")
+    return tmp_path
+
+
+def run_shell(cwd, sql):
+    p = subprocess.run([shutil.which("sqlite3"), "-batch", "-bail", "-init", "/dev/null", "-json", ":memory:"],
+                       input=sql, capture_output=True, text=True, cwd=cwd)
+    assert p.returncode == 0 and not p.stderr, p.stderr
+    return p.stdout
+
+
+def test_chunking_snippet(scratch):
+    import json
+    out = run_shell(scratch, snippet("docs/chunking.md", "Indexing long documents", "sql"))
+    rows = json.loads(out)
+    assert len(rows) == 3
+    # the question is about docs/engine.md's subject
+    assert rows[0]["doc"] == 2, rows
