@@ -46,3 +46,18 @@ def test_chunking_snippet(scratch):
     assert len(rows) == 3
     # the question is about docs/engine.md's subject
     assert rows[0]["doc"] == 2, rows
+
+
+def test_readme_long_documents_snippet(scratch):
+    import json
+    text = (REPO / "README.md").read_text()
+    m = re.search(r"### Long documents\n.*?```sql\n(.*?)```", text, re.S)
+    assert m, "README.md has no sql block under '### Long documents'"
+    setup = (".load ./build/embed\n"
+             "INSERT INTO embed_models(name, path) VALUES ('minilm', 'models/all-MiniLM-L6-v2.f16.gguf');\n"
+             "CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT);\n"
+             "INSERT INTO docs(body) VALUES (CAST(readfile('docs/engine.md') AS TEXT)), ('A short one.');\n")
+    out = run_shell(scratch, setup + m.group(1) +
+                    "SELECT doc, count(*) AS n, sum(length(vec)) AS bytes FROM chunks GROUP BY doc ORDER BY doc;\n")
+    rows = json.loads(out)
+    assert rows[0]["doc"] == 1 and rows[0]["n"] > 3 and rows[1] == {"doc": 2, "n": 1, "bytes": 384 * 4}
