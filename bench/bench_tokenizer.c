@@ -2,8 +2,8 @@
  * bench_tokenizer: single-thread tokenizer throughput on English prose.
  *
  * Usage: bench_tokenizer [vocab.gguf] [text-file]
- *   vocab.gguf defaults to $EMBED_SHARED_DIR/fixtures/bert-vocab/ggml-vocab-bert-bge.gguf
- *   (EMBED_SHARED_DIR defaults to ../shared). Without a text file, 4 MiB of
+ *   vocab.gguf defaults to $EMBED_SOURCE_DIR/tests/data/bert-vocab/ggml-vocab-bert-bge.gguf
+ *   (EMBED_SOURCE_DIR defaults to the working directory). Without a text file, 4 MiB of
  *   English-like prose is generated deterministically (fixed seed, a list of
  *   common English words with a Zipf-like choice, capitals after full stops,
  *   commas, quotes, numbers, paragraphs).
@@ -133,8 +133,8 @@ int main(int argc, char **argv)
 {
     int rc = 1;
     char path[4096];
-    const char *shared = getenv("EMBED_SHARED_DIR");
-    snprintf(path, sizeof path, "%s/fixtures/bert-vocab/ggml-vocab-bert-bge.gguf", shared ? shared : "../shared");
+    const char *source = getenv("EMBED_SOURCE_DIR");
+    snprintf(path, sizeof path, "%s/tests/data/bert-vocab/ggml-vocab-bert-bge.gguf", source ? source : ".");
     const char *vocab = argc > 1 ? argv[1] : path;
     char *text = NULL;
     size_t len = 0;

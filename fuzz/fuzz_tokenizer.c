@@ -3,8 +3,8 @@
  *
  * Random bytes are tokenized with the real vocabulary (the llama.cpp BERT
  * vocab fixture): path from $EMBED_TOKENIZER_VOCAB, else
- * $EMBED_SHARED_DIR/fixtures/bert-vocab/ggml-vocab-bert-bge.gguf, else
- * ../shared/fixtures/... relative to the working directory.
+ * $EMBED_SOURCE_DIR/tests/data/bert-vocab/ggml-vocab-bert-bge.gguf, with the
+ * working directory as the default source directory.
  *
  * Checked on every input (a broken invariant traps):
  *   - every id is inside the vocabulary;
@@ -48,9 +48,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     char path[4096];
     const char *vocab = getenv("EMBED_TOKENIZER_VOCAB");
     if (!vocab) {
-        const char *shared = getenv("EMBED_SHARED_DIR");
-        snprintf(path, sizeof path, "%s/fixtures/bert-vocab/ggml-vocab-bert-bge.gguf",
-                 shared ? shared : "../shared");
+        const char *source = getenv("EMBED_SOURCE_DIR");
+        snprintf(path, sizeof path, "%s/tests/data/bert-vocab/ggml-vocab-bert-bge.gguf",
+                 source ? source : ".");
         vocab = path;
     }
     emb_error err = {EMB_OK, ""};

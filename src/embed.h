@@ -8,7 +8,7 @@
  * file says NONE / nothing (a one-vector function needs a policy; MEAN is what
  * sentence-transformers uses for the families without a pooling key).
  *
- * Matryoshka (opts.dims > 0; spec §8 and §10.28):
+ * Matryoshka (opts.dims > 0; docs/format.md §8.2):
  *   nomic-bert: the model card's procedure exactly: layer_norm over all n_embd
  *     components (no affine, eps 1e-5), keep the first dims, then L2 if
  *     opts.normalize. With normalization this equals "subtract the mean of all
@@ -18,7 +18,7 @@
  *     models are not trained for it; allowed but only meaningful for models
  *     that were).
  *
- * Normalization: L2 with a double sum of float squares (spec §7.2); a zero
+ * Normalization: L2 with a double sum of float squares (docs/format.md §7.2); a zero
  * vector stays zero.
  *
  * Thread-safe: the model is only read; any number of threads may embed with

@@ -1,5 +1,5 @@
 /*
- * f16: conversions between f32 and the 16-bit float formats (spec §2.1).
+ * f16: conversions between f32 and the 16-bit float formats (docs/format.md §2.1).
  *
  * Pure bit manipulation: the results do not depend on the FP environment
  * (rounding mode, FTZ/DAZ) a host process may have set.

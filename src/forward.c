@@ -257,7 +257,7 @@ static void linear(float *y, size_t ldy, const float *x, size_t ldx, size_t T, c
 
 /*
  * out, x, resid: (T, E).   out = LayerNorm(x + resid) (resid may be NULL);
- * out may alias x or resid. Spec §6.1: double sums, float elementwise ops.
+ * out may alias x or resid. docs/format.md §6.1: double sums, float elementwise ops.
  */
 static void layer_norm(float *out, const float *x, const float *resid, size_t T, size_t E,
                        const emb_weight *w, const emb_weight *b, float eps, workspace *ws)
@@ -307,7 +307,7 @@ static void swiglu(float *up, const float *gate, size_t n)
     }
 }
 
-/* rope: (L, R): for position p, cos of R/2 angles then their sin (spec §6.4:
+/* rope: (L, R): for position p, cos of R/2 angles then their sin (docs/format.md §6.4:
  * theta iterated by products, not powf per element). */
 static void rope_table(float *rope, size_t L, size_t R, float base, float freq_scale)
 {
@@ -339,7 +339,7 @@ static void rope_apply(float *v, size_t H, size_t D, size_t R, const float *cs)
     }
 }
 
-/* row: (n) in place. softmax(row * scale), double sum (spec §6.1). */
+/* row: (n) in place. softmax(row * scale), double sum (docs/format.md §6.1). */
 static void softmax_scaled(float *row, size_t n, float scale)
 {
     float mx = -INFINITY;

@@ -1,5 +1,5 @@
 /*
- * forward: the bert / nomic-bert encoder forward pass (spec §6, §7.1), batched.
+ * forward: the bert / nomic-bert encoder forward pass (docs/format.md §6, §7.1), batched.
  *
  * Several sequences run at once: their tokens are concatenated for every
  * linear layer (one sgemm per weight chunk for the whole batch) and attention
@@ -17,7 +17,7 @@
  * emb_forward_workspace_bytes() bytes (formula in that function's comment and
  * docs/engine.md), plus a few bytes of bookkeeping. O(tokens x n_ff).
  *
- * Numerics (spec §6.1, project policy): LayerNorm with double sums, softmax
+ * Numerics (docs/format.md §6.1, project policy): LayerNorm with double sums, softmax
  * with a double sum, exact erf GELU (HF), SiLU gate for nomic, NEOX RoPE with
  * the file's base, mean pooling over all tokens incl. [CLS]/[SEP].
  *

@@ -82,7 +82,7 @@ static void ref_rope(float *x, size_t L, size_t H, size_t D, size_t R, float bas
         for (size_t h = 0; h < H; h++) {
             float *v = x + p * H * D + h * D;
             for (size_t i = 0; i < R / 2; i++) {
-                /* theta_i = p * base^(-2i/R), the closed form of §6.4's product */
+                /* theta_i = p * base^(-2i/R), the closed form of docs/format.md §6.4's product */
                 double theta = (double)scale * (double)p * pow((double)base, -2.0 * (double)i / (double)R);
                 double c = cos(theta), s = sin(theta);
                 double x0 = v[i], x1 = v[i + R / 2];

@@ -2,7 +2,7 @@
 
 #include <stddef.h>
 
-/* Sizes from ggml-common.h (spec §1.6). Q8_1 is 36 bytes in ggml (gguf-py's
+/* Sizes from ggml-common.h (docs/format.md §1.6). Q8_1 is 36 bytes in ggml (gguf-py's
  * table says 40, which is stale). Removed ids keep a zero block size. */
 static const ggml_type_info TYPE_INFO[GGML_TYPE_COUNT] = {
     [GGML_TYPE_F32] = {"F32", 1, 4},

@@ -4,7 +4,7 @@
  * Used by the GGUF reader to validate tensor infos (row = whole blocks, byte
  * sizes) and by gguf_tensors() to print type names. Whether a type can be
  * *computed with* is a separate question answered by quant.h.
- * Reference: gguf-encoder-spec.md §1.6.
+ * Reference: docs/format.md §1.6.
  */
 #ifndef GGML_TYPES_H
 #define GGML_TYPES_H

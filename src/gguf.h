@@ -6,7 +6,7 @@
  * and every string (key, tensor name, string value) is an emb_str view into
  * the mapping, valid until gguf_close().
  *
- * Everything is validated before use (spec §1, §10): each count and length
+ * Everything is validated before use (docs/format.md §1): each count and length
  * against the bytes left, overflow-checked shapes and byte sizes, n_dims <= 4,
  * known type ids, rows made of whole blocks, tensor data inside the file,
  * duplicate keys and tensor names, general.alignment a UINT32 power of two,

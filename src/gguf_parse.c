@@ -1,6 +1,6 @@
 /*
  * gguf_parse: open (mmap or memory image), parse and validate a GGUF v2/v3
- * file. Layout and rules: gguf-encoder-spec.md §1; docs/gguf-reader.md.
+ * file. Layout and rules: docs/format.md §1; docs/gguf-reader.md.
  *
  * Every byte is read through a parser cursor that checks the bytes left
  * first; counts are checked against the bytes left before anything is

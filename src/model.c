@@ -4,7 +4,7 @@
  * Order of checks (each failure names the file and the key or tensor):
  *   1. general.architecture is "bert" or "nomic-bert"
  *   2. the file has tensors (a vocabulary-only GGUF has none)
- *   3. hyper-parameters (spec §3.1 defaults), per-layer arrays must be uniform
+ *   3. hyper-parameters (docs/format.md §3.1 defaults), per-layer arrays must be uniform
  *   4. a WordPiece tokenizer is present
  *   5. every tensor of the architecture's table: present, shape, computable type
  *   6. the tokenizer is built and its size equals token_embd's rows
@@ -54,7 +54,7 @@ static emb_code opt_u32(const binder *b, const char *key, uint32_t *out, emb_err
     return gguf_get_u32(b->f, key, out, err);
 }
 
-/* A key that is either one UINT32 or an array of n_layer of them (spec §3.1).
+/* A key that is either one UINT32 or an array of n_layer of them (docs/format.md §3.1).
  * Per-layer sizes must all be equal: the engine runs uniform layers. */
 static emb_code per_layer_u32(const binder *b, const char *key, uint32_t n_layer, bool required,
                               uint32_t *out, emb_error *err)

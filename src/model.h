@@ -1,9 +1,9 @@
 /*
  * model: bind a GGUF file to its architecture (`bert`, `nomic-bert`).
  *
- * Reads the hyper-parameters with the spec's defaults (§3), checks every
+ * Reads the hyper-parameters with the defaults of docs/format.md §3, checks every
  * required tensor's presence, shape and type against a per-architecture table
- * of expectations (§4) and fills a struct of named weight views. Weights are
+ * of expectations (docs/format.md §4) and fills a struct of named weight views. Weights are
  * pointers into the mapping: nothing is copied, and no tensor byte is read by
  * binding. Every supported tensor type may appear in any position.
  *

@@ -6,7 +6,7 @@
  * when a model is opened (see model.c), never mid-query.
  *
  * Every type has a scalar reference kernel reproducing ggml's float operation
- * order bit for bit (spec §2); hot types (F16, Q8_0, Q4_K, Q5_K, Q6_K, Q5_0)
+ * order bit for bit (docs/format.md §2); hot types (F16, Q8_0, Q4_K, Q5_K, Q6_K, Q5_0)
  * also have SIMD kernels (AVX2+F16C, AVX-512) selected at run time from CPUID.
  * SIMD kernels give results identical to the scalar ones.
  *

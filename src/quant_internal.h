@@ -2,7 +2,7 @@
  * quant_internal: what the dequantization files share and nobody else needs.
  *
  * - the FP-contraction guard (must come before any other include, see below);
- * - ggml's block layouts as byte-only structs (spec §2), with their sizes
+ * - ggml's block layouts as byte-only structs (docs/format.md §2), with their sizes
  *   checked against ggml_types.c;
  * - little-endian field loaders, the K-quant scale unpacking and the IQ4_NL
  *   table, shared by the scalar and SIMD kernels so that both compute every
@@ -44,7 +44,7 @@
 #define EMB_QUANT_X86 0
 #endif
 
-/* ---- block layouts (ggml-common.h, spec §2) -------------------------------
+/* ---- block layouts (ggml-common.h, docs/format.md §2) -------------------------------
  * Only byte members: alignment 1, no padding, so a block pointer may point
  * anywhere (rows inside an mmap are not aligned to the f16 fields) and the
  * structs are pure layout documentation plus size checks. Multi-byte fields
@@ -102,7 +102,7 @@ typedef struct {
     uint8_t qs[QK_K / 2];
 } block_iq4_xs;
 
-/* Sizes as in ggml_types.c / spec §1.6. */
+/* Sizes as in ggml_types.c / docs/format.md §1.6. */
 _Static_assert(sizeof(block_q4_0) == 18, "block_q4_0 size");
 _Static_assert(sizeof(block_q4_1) == 20, "block_q4_1 size");
 _Static_assert(sizeof(block_q5_0) == 22, "block_q5_0 size");
@@ -118,7 +118,7 @@ _Static_assert(sizeof(block_iq4_xs) == 136, "block_iq4_xs size");
 _Static_assert(offsetof(block_q2_K, d) == 80 && offsetof(block_q3_K, d) == 108 &&
                    offsetof(block_q5_K, qs) == 48 && offsetof(block_q6_K, scales) == 192 &&
                    offsetof(block_iq4_xs, qs) == 8,
-               "block field offsets (spec §2)");
+               "block field offsets (docs/format.md §2)");
 _Static_assert(sizeof(float) == 4 && sizeof(uint16_t) == 2, "f32 / f16 sizes");
 
 /* ---- field loaders ---------------------------------------------------------- */
@@ -132,7 +132,7 @@ static inline uint32_t le32(const uint8_t *p)
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
-/* Exact f16 -> f32 by bit manipulation (spec §2.1), independent of the FP
+/* Exact f16 -> f32 by bit manipulation (docs/format.md §2.1), independent of the FP
  * environment (FTZ/DAZ set by a host process do not touch it). */
 static inline float quant_f16_to_f32(uint16_t h)
 {
@@ -164,7 +164,7 @@ static inline float f16_field(const uint8_t *p)
     return quant_f16_to_f32(le16(p));
 }
 
-/* Q4_K / Q5_K: the j-th (scale, min) pair, j = 0..7 (spec §2.3). */
+/* Q4_K / Q5_K: the j-th (scale, min) pair, j = 0..7 (docs/format.md §2.3). */
 static inline void kquant_scale_min(const uint8_t *s, int j, uint8_t *sc, uint8_t *mn)
 {
     if (j < 4) {
@@ -191,7 +191,7 @@ static inline void kquant_factors(float dl[8], float ml[8], const uint8_t *d_fie
     }
 }
 
-/* IQ4_NL / IQ4_XS non-linear 4-bit values (spec §2.2). */
+/* IQ4_NL / IQ4_XS non-linear 4-bit values (docs/format.md §2.2). */
 extern const int8_t emb_kvalues_iq4nl[16];
 
 /* ---- kernels: dst n floats, src n / block_size blocks (see quant.h) --------- */

@@ -2,7 +2,7 @@
  * quant_ref: scalar reference dequantization kernels, one per supported type.
  *
  * Each reproduces ggml-quants.c:dequantize_row_* float operation for float
- * operation (spec §2): integers are converted to float exactly, every scale is
+ * operation (docs/format.md §2): integers are converted to float exactly, every scale is
  * one f32 product, and `a * q - b` is a rounded multiply followed by a rounded
  * subtract (no FMA; see quant_internal.h). The SIMD kernels are checked
  * against these bit for bit, and these against the PyPI gguf package.
@@ -140,7 +140,7 @@ void emb_dequant_q2_K_ref(float *dst, const void *src, size_t n)
     }
 }
 
-/* Q3_K: the sixteen signed 6-bit scales (spec §2.3). */
+/* Q3_K: the sixteen signed 6-bit scales (docs/format.md §2.3). */
 static void q3_K_scales(int s[16], const uint8_t b[12])
 {
     for (int i = 0; i < 16; i++) {

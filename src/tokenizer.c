@@ -24,7 +24,7 @@
  * counts are kept (they still decide the spans, see span_rule). The buffer is
  * bounded (PENDING_CAP) and tiny in practice.
  *
- * Vocabulary: the GGUF's phantom-space form (spec §5.1) is split into two key
+ * Vocabulary: the GGUF's phantom-space form (docs/format.md §5.1) is split into two key
  * spaces. A token "▁x" is the word-initial piece "x"; a bracketed token
  * ("[CLS]") is word-initial too (as in HF's vocab, where it has no "##"); any
  * other token "x" is the continuation piece HF writes "##x". Keeping the two

@@ -1,6 +1,6 @@
 /*
  * tokenizer: BERT uncased WordPiece, exactly as Hugging Face BertTokenizer
- * (spec §5, with the project policy: HF wins where llama.cpp differs).
+ * (docs/format.md §5, docs/tokenizer.md: Hugging Face wins where llama.cpp differs).
  *
  * Pipeline per input: clean (drop NUL, U+FFFD, Cc/Cf controls; whitespace ->
  * space), CJK ideographs become words of their own, whitespace split,
@@ -52,8 +52,8 @@ typedef struct emb_special_ids {
 } emb_special_ids;
 
 /* Build from a GGUF's metadata: requires tokenizer.ggml.model == "bert" and
- * tokenizer.ggml.tokens (array of strings, phantom-space form, spec §5.1).
- * Special ids from the file with the spec's fallbacks (ids >= vocab size are
+ * tokenizer.ggml.tokens (array of strings, phantom-space form, docs/format.md §5.1).
+ * Special ids from the file with the fallbacks of docs/format.md §3.2 (ids >= vocab size are
  * ignored). Returns a new tokenizer (caller frees with emb_tokenizer_destroy)
  * or NULL with *err filled. The gguf_file may be closed afterwards. */
 emb_tokenizer *emb_tokenizer_create_from_gguf(const gguf_file *f, emb_error *err);

@@ -1,6 +1,6 @@
 /*
  * tokenizer_gguf: build an emb_tokenizer from a GGUF file's metadata
- * (spec §3.2, §5.1). Kept apart from tokenizer.c so that the tokenizer core
+ * (docs/format.md §3.2, §5.1). Kept apart from tokenizer.c so that the tokenizer core
  * does not depend on the GGUF reader.
  */
 #include "tokenizer.h"

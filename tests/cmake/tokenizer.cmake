@@ -12,7 +12,7 @@ if(EMBED_SANITIZE)
 endif()
 add_test(NAME tokenizer_goldens_check
          COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/python/gen_tokenizer_goldens.py --check
-                 --vocab ${CMAKE_SOURCE_DIR}/../shared/fixtures/bert-vocab/ggml-vocab-bert-bge.gguf
+                 --vocab ${CMAKE_SOURCE_DIR}/tests/data/bert-vocab/ggml-vocab-bert-bge.gguf
                  -o ${CMAKE_SOURCE_DIR}/tests/data/tokenizer/goldens.txt)
 set_tests_properties(tokenizer_goldens_check PROPERTIES LABELS "python")
 add_test(NAME unicode_tables_check

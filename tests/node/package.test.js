@@ -128,7 +128,8 @@ test('the packed package holds the build inputs and nothing else', () => {
   assert.equal(r.status, 0, r.stderr);
   const files = JSON.parse(r.stdout)[0].files.map((f) => f.path);
   for (const f of ['package.json', 'index.js', 'index.d.ts', 'tools/npm-install.js', 'CMakeLists.txt',
-    'cmake/build_info.h.in', 'ext/embed_ext.c', 'ext/embed.map', 'src/embed.c', 'src/forward.c'])
+    'cmake/build_info.h.in', 'ext/embed_ext.c', 'ext/embed.map', 'src/embed.c', 'src/forward.c',
+    'LICENSE', 'THIRD_PARTY.md'])
     assert.ok(files.includes(f), `${f} is not in the package`);
   const stray = files.filter((f) => /^(tests|build|models|examples|bench|fuzz)\//.test(f) || f.endsWith('.gguf'));
   assert.deepEqual(stray, []);

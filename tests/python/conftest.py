@@ -1,5 +1,5 @@
 """pytest setup for tests/python: import paths, where the build, the
-generated fixtures and the read-only ../shared data are, shared fixtures."""
+generated fixtures and the committed test data (tests/data) are, shared fixtures."""
 import os
 import shutil
 import subprocess
@@ -17,7 +17,7 @@ for p in (HERE, REPO / "tools"):
 
 import pytest  # noqa: E402
 
-SHARED = Path(os.environ.get("EMBED_SHARED_DIR", REPO.parent / "shared"))
+TEST_DATA = REPO / "tests" / "data"
 BUILD = Path(os.environ.get("EMBED_BUILD_DIR", REPO / "build"))
 FIXTURES = Path(os.environ.get("EMBED_FIXTURES_DIR", BUILD / "fixtures"))
 
@@ -48,7 +48,7 @@ def vocab_path() -> Path:
     from gen_models import default_vocab
     p = default_vocab()
     if not p.is_file():
-        pytest.fail(f"vocabulary fixture {p} not found (set EMBED_SHARED_DIR)")
+        pytest.fail(f"vocabulary fixture {p} not found")
     return p
 
 

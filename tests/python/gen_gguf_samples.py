@@ -30,7 +30,7 @@ from gguf import GGMLQuantizationType as QT
 from gguf import GGUFValueType as VT
 
 # Types written as raw bytes. Q8_1 is left out on purpose: gguf-py's size
-# table says 40 bytes per block, ggml (and this project) 36 (spec §1.6).
+# table says 40 bytes per block, ggml (and this project) 36 (docs/format.md §1.6).
 # MXFP4 and later ids are newer than the ggml the project follows.
 RAW_TYPES = [
     QT.F32, QT.F16, QT.Q4_0, QT.Q4_1, QT.Q5_0, QT.Q5_1, QT.Q8_0,

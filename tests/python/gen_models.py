@@ -66,20 +66,19 @@ from refbin import RefEntry, write_refbin  # noqa: E402
 import reference_forward as ref  # noqa: E402
 
 REPO = HERE.parent.parent
-VOCAB_IN_SHARED = Path("fixtures") / "bert-vocab" / "ggml-vocab-bert-bge.gguf"
 
 
 def default_vocab() -> Path:
-    """$EMBED_SHARED_DIR/fixtures/..., else ../shared/fixtures/... next to the repo."""
-    shared = os.environ.get("EMBED_SHARED_DIR")
-    return (Path(shared) if shared else REPO.parent / "shared") / VOCAB_IN_SHARED
+    """The bert-base-uncased vocabulary GGUF kept in the repository
+    (tests/data/bert-vocab/README.md says where it comes from)."""
+    return REPO / "tests" / "data" / "bert-vocab" / "ggml-vocab-bert-bge.gguf"
 
 
 EPS = 1e-12
 NOMIC_ROPE_BASE = 1000.0
 POOLING_MEAN, POOLING_CLS = 1, 2
 
-# llama_ftype per fixture type (spec §3.1); informational only.
+# llama_ftype per fixture type (docs/format.md §3.1); informational only.
 FILE_TYPE = {"F32": 0, "F16": 1, "Q4_0": 2, "Q4_1": 3, "Q8_0": 7, "Q5_0": 8, "Q5_1": 9,
              "Q2_K": 10, "Q3_K": 12, "Q4_K": 15, "Q5_K": 17, "Q6_K": 18, "IQ4_NL": 25,
              "IQ4_XS": 30, "BF16": 32}
@@ -114,7 +113,7 @@ class ModelSpec:
 
 
 def plan_tensors(arch: str, n_vocab: int, E: int, F: int, n_layer: int, n_ctx: int) -> list[TensorPlan]:
-    """The tensors of spec §4.1 / §4.2 with their numpy shapes."""
+    """The tensors of docs/format.md §4.1 / §4.2 with their numpy shapes."""
     t = [TensorPlan("token_embd.weight", (n_vocab, E), "embd"),
          TensorPlan("token_types.weight", (2, E), "embd")]
     if arch == "bert":
@@ -403,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     vocab = None
     if need_vocab:
         if not args.vocab.is_file():
-            print(f"gen_models: vocabulary {args.vocab} not found (use --vocab or set EMBED_SHARED_DIR)",
+            print(f"gen_models: vocabulary {args.vocab} not found (use --vocab)",
                   file=sys.stderr)
             return 1
         vocab = load_gguf_vocab(args.vocab)

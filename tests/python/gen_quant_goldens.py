@@ -39,7 +39,7 @@ MAGIC = b"EMBQGLD1"
 KIND_DEQUANT = 1
 KIND_F32_TO_F16 = 2
 
-# Byte offsets of the f16 scale / min fields inside one block (spec §2).
+# Byte offsets of the f16 scale / min fields inside one block (docs/format.md §2).
 F16_FIELDS = {
     "Q4_0": [0], "Q4_1": [0, 2], "Q5_0": [0], "Q5_1": [0, 2], "Q8_0": [0],
     "Q2_K": [80, 82], "Q3_K": [108], "Q4_K": [0, 2], "Q5_K": [0, 2], "Q6_K": [208],

@@ -42,8 +42,7 @@ import unicodedata as ud
 PINNED_TOKENIZERS = "0.23.3"
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
-DEFAULT_VOCAB = os.path.join(os.environ.get("EMBED_SHARED_DIR", os.path.join(ROOT, "..", "shared")),
-                             "fixtures", "bert-vocab", "ggml-vocab-bert-bge.gguf")
+DEFAULT_VOCAB = os.path.join(ROOT, "tests", "data", "bert-vocab", "ggml-vocab-bert-bge.gguf")
 DEFAULT_OUT = os.path.join(ROOT, "tests", "data", "tokenizer", "goldens.txt")
 
 

@@ -1,4 +1,4 @@
-"""The WordPiece vocabulary of a GGUF file (spec §3.2, §5.1), read with gguf-py.
+"""The WordPiece vocabulary of a GGUF file (docs/format.md §3.2, §5.1), read with gguf-py.
 
 GgufVocab holds the token strings in GGUF phantom-space form, their
 token_type values and the special ids with llama.cpp's defaults.
@@ -16,7 +16,7 @@ from gguf import GGUFReader
 
 PHANTOM = "\u2581"  # '▁', marks a word-initial piece in GGUF vocabularies
 
-# key suffix (tokenizer.ggml.<x>_token_id) -> default when absent (spec §3.2)
+# key suffix (tokenizer.ggml.<x>_token_id) -> default when absent (docs/format.md §3.2)
 SPECIAL_DEFAULTS = {"bos": 101, "seperator": 102, "unknown": 100, "padding": 0, "mask": 103}
 
 
@@ -108,7 +108,7 @@ def load_gguf_vocab(path: str | Path, reader: GGUFReader | None = None) -> GgufV
 
 
 def gguf_to_hf_token(t: str) -> str:
-    """Undo the converter's phantom-space rewrite (spec §5.1)."""
+    """Undo the converter's phantom-space rewrite (docs/format.md §5.1)."""
     if t.startswith("[") and t.endswith("]"):
         return t
     if t.startswith(PHANTOM):
@@ -117,7 +117,7 @@ def gguf_to_hf_token(t: str) -> str:
 
 
 def hf_to_gguf_token(t: str) -> str:
-    """The converter's rewrite of one HF WordPiece token (spec §5.1)."""
+    """The converter's rewrite of one HF WordPiece token (docs/format.md §5.1)."""
     if t.startswith("[") and t.endswith("]"):
         return t
     if t.startswith("##"):
@@ -126,7 +126,7 @@ def hf_to_gguf_token(t: str) -> str:
 
 
 def write_vocab(writer, vocab: GgufVocab) -> None:
-    """Tokenizer keys as tools/convert_hf_to_gguf.py writes them (spec §3.2)."""
+    """Tokenizer keys as tools/convert_hf_to_gguf.py writes them (docs/format.md §3.2)."""
     writer.add_tokenizer_model("bert")
     writer.add_tokenizer_pre(vocab.pre)
     writer.add_token_list(vocab.tokens)

@@ -3,7 +3,7 @@
 Used by gen_models.py to write quantized fixtures without a quantizer: each
 type gets random quant codes plus f16 scales chosen so that the dequantized
 values are roughly zero-mean with a requested standard deviation (a few types
-with a "min" field are centred through it). The layouts are those of spec §2;
+with a "min" field are centred through it). The layouts are those of docs/format.md §2;
 gguf.quants.dequantize is the independent reader of what is written here.
 
 Every function takes a numpy Generator, the number of rows and columns (the
@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from gguf import GGML_QUANT_SIZES, GGMLQuantizationType as QT
 
-# spec §2.2, IQ4_NL / IQ4_XS code book
+# docs/format.md §2.2, IQ4_NL / IQ4_XS code book
 IQ4_KVALUES = np.array([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113],
                        dtype=np.float64)
 IQ4_RMS = float(np.sqrt(np.mean(IQ4_KVALUES ** 2)))
@@ -55,7 +55,7 @@ def _sign(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def _pack_k_scales(sc: np.ndarray, mn: np.ndarray) -> np.ndarray:
-    """Inverse of the Q4_K/Q5_K 6-bit (scale, min) unpacking (spec §2.3).
+    """Inverse of the Q4_K/Q5_K 6-bit (scale, min) unpacking (docs/format.md §2.3).
 
     sc, mn: (n, 8) ints in 0..63 -> (n, 12) bytes.
     bytes 0..3 : sc[0..3] | (sc[4..7] >> 4) << 6
@@ -121,7 +121,7 @@ def _blocks(type_name: str, rng: np.random.Generator, nb: int, std: float) -> np
     if type_name == "Q6_K":
         # y = d * sc * (q - 32), sc int8 (rms ~73), q-32 rms ~18.5. With std
         # 0.05 d is ~3.7e-5: many scales are f16 subnormals on purpose
-        # (spec §2.1: they must be honoured).
+        # (docs/format.md §2.1: they must be honoured).
         d = std / (73.0 * 18.5) * _jitter(rng, nb)
         sc = rng.integers(-127, 128, size=(nb, 16), dtype=np.int8).view(np.uint8)
         return np.hstack([_u8(rng, nb, 128), _u8(rng, nb, 64), sc, _f16(d)])

@@ -1,4 +1,4 @@
-"""Independent numpy reference of the `bert` and `nomic-bert` encoders (spec §6, §7).
+"""Independent numpy reference of the `bert` and `nomic-bert` encoders (docs/format.md §6, §7).
 
 Reads a GGUF with gguf-py (GGUFReader), dequantizes every weight with
 gguf.quants.dequantize and runs the forward pass in float64 with Hugging Face
@@ -108,7 +108,7 @@ class GgufModel:
         """Dequantized tensor as float64, numpy shape (ne1, ne0) or (ne0,).
 
         rows: only these rows of a 2-D tensor (embedding look-up; rows are
-        quantized independently, spec §1.4).
+        quantized independently, docs/format.md §1.4).
         """
         t = self.tensors.get(name)
         if t is None:

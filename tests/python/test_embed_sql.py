@@ -90,7 +90,7 @@ def test_token_ids_match_hugging_face(extension_path, name):
 
 def test_matryoshka_dims_follow_nomic_card(extension_path):
     """dims=d for nomic: subtract the mean over all components, keep the
-    first d, L2-normalize (spec §8), computed here from the reference."""
+    first d, L2-normalize (docs/format.md §8), computed here from the reference."""
     _, _, entries = read_refbin(MODELS / "tiny-nomic-F32.ref.bin")
     entries = entries[:6]
     for d in (64, 128):

@@ -33,7 +33,7 @@ def kv(r, key):
 
 
 def expected_tensors(arch, E=256, F=512, n_vocab=30522, ctx=64):
-    """name -> GGUF shape [ne0, ne1] from spec §4.1 / §4.2."""
+    """name -> GGUF shape [ne0, ne1] from docs/format.md §4.1 / §4.2."""
     t = {"token_embd.weight": [E, n_vocab], "token_types.weight": [E, 2],
          "token_embd_norm.weight": [E], "token_embd_norm.bias": [E]}
     if arch == "bert":
@@ -170,11 +170,11 @@ def test_full_nomic_geometry(vocab):
     nbytes = sum((2 if len(t.shape) == 2 else 4) * int(np.prod(t.shape)) for t in s.tensors)
     assert 270e6 < nbytes < 280e6
     assert {s.type_of(t) for t in s.tensors if len(t.shape) == 2} == {"F16"}
-    assert len(s.tensors) == 112  # spec §4.4
+    assert len(s.tensors) == 112  # docs/format.md §4.4
 
 
 def test_tokenizer_examples_from_spec(tokenizer):
-    """Spec §5.4 worked examples and the project's plain-text [SEP] policy."""
+    """docs/format.md §5.4 worked examples and the project's plain-text [SEP] policy."""
     big = 1 << 20
     assert tokenizer.encode("Hello world", big) == [101, 7592, 2088, 102]
     assert tokenizer.encode("", big) == [101, 102]

@@ -7,9 +7,9 @@ import shutil
 
 import pytest
 
-from conftest import BUILD, FIXTURES, SHARED
+from conftest import BUILD, FIXTURES, TEST_DATA
 
-VOCAB = SHARED / "fixtures" / "bert-vocab" / "ggml-vocab-bert-bge.gguf"
+VOCAB = TEST_DATA / "bert-vocab" / "ggml-vocab-bert-bge.gguf"
 N_VARIANTS = 400
 
 

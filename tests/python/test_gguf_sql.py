@@ -1,6 +1,6 @@
 """gguf_tensors() / gguf_metadata() agree exactly with an independent reader,
 the PyPI gguf package's GGUFReader, on every GGUF file the tests have: the
-real vocab-only file from ../shared and every file the fixture generators
+real vocab-only file from tests/data and every file the fixture generators
 wrote into the build directory."""
 import json
 
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from gguf import GGUFReader, GGUFValueType
 
-from conftest import BUILD, FIXTURES, SHARED, run_sql
+from conftest import BUILD, FIXTURES, TEST_DATA, run_sql
 
-VOCAB = SHARED / "fixtures" / "bert-vocab" / "ggml-vocab-bert-bge.gguf"
+VOCAB = TEST_DATA / "bert-vocab" / "ggml-vocab-bert-bge.gguf"
 PREVIEW = 16  # gguf_metadata lists the first 16 elements of an array
 
 

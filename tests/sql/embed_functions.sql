@@ -46,7 +46,7 @@ SELECT embed('bert', 'x', '{"pooling":"max"}');
 SELECT embed('bert', 'x', '{"normalize":"yes"}');
 SELECT embed('bert', 'x', '{"max_tokens":1000}');
 INSERT INTO embed_models(name, path) VALUES ('bert', 'models/tiny-bert-F16.gguf');
-INSERT INTO embed_models(name, path) VALUES ('vocab', 'shared/fixtures/bert-vocab/ggml-vocab-bert-bge.gguf');
+INSERT INTO embed_models(name, path) VALUES ('vocab', 'data/bert-vocab/ggml-vocab-bert-bge.gguf');
 INSERT INTO embed_models(name, path) VALUES ('missing', 'models/no-such.gguf');
 INSERT INTO embed_models(name, path, arch) VALUES ('x', 'models/tiny-bert-F16.gguf', 'bert');
 INSERT INTO embed_models(name) VALUES ('nopath');
@@ -61,13 +61,13 @@ DELETE FROM embed_models;
 SELECT count(*) AS remaining FROM embed_models;
 SELECT embed('x');
 -- tokenizer functions with a path (vocab-only file) and with a name
-SELECT embed_tokenize('Hello, world! [SEP]', 'shared/fixtures/bert-vocab/ggml-vocab-bert-bge.gguf') AS ids;
-SELECT i, id, piece, start, "end" FROM embed_tokens('Naïve café', 'shared/fixtures/bert-vocab/ggml-vocab-bert-bge.gguf');
+SELECT embed_tokenize('Hello, world! [SEP]', 'data/bert-vocab/ggml-vocab-bert-bge.gguf') AS ids;
+SELECT i, id, piece, start, "end" FROM embed_tokens('Naïve café', 'data/bert-vocab/ggml-vocab-bert-bge.gguf');
 SELECT embed_tokenize('x', 'no/such/model');
-SELECT embed_token_count(NULL, 'shared/fixtures/bert-vocab/ggml-vocab-bert-bge.gguf') IS NULL AS null_count;
+SELECT embed_token_count(NULL, 'data/bert-vocab/ggml-vocab-bert-bge.gguf') IS NULL AS null_count;
 SELECT * FROM embed_tokens;
 -- the functions that touch files or process state are DIRECTONLY
-CREATE VIEW v AS SELECT embed_tokenize('x', 'shared/fixtures/bert-vocab/ggml-vocab-bert-bge.gguf') AS t;
+CREATE VIEW v AS SELECT embed_tokenize('x', 'data/bert-vocab/ggml-vocab-bert-bge.gguf') AS t;
 SELECT * FROM v;
 -- inputs over the size limits are refused with a message (regression: the
 -- message used %zu, which SQLite's printf reads as %z and crashed the host)

@@ -6,7 +6,7 @@
 #
 # The script runs in a scratch directory that holds:
 #   embed.so  -> the built extension   (scripts say `.load ./embed`)
-#   shared/   -> ../shared of the repo (real fixtures, read-only)
+#   data/     -> tests/data of the repo (committed fixtures)
 #   models/   -> $EMBED_FIXTURES_DIR/models (generated test models)
 #   samples/  -> <build_dir>/gguf_samples
 # so that expected output never contains machine-specific paths.
@@ -20,7 +20,7 @@ expected="${sql%.sql}.expected"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 ln -s "$build/embed.so" "$work/embed.so"
-ln -s "$(cd "$src/.." && pwd)/shared" "$work/shared"
+ln -s "$src/tests/data" "$work/data"
 ln -s "${EMBED_FIXTURES_DIR:-$build/fixtures}/models" "$work/models"
 ln -s "$build/gguf_samples" "$work/samples"
 cp "$sql" "$work/test.sql"

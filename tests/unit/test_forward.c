@@ -366,7 +366,7 @@ static void test_l2_normalize(void **state)
 }
 
 /* Expected Matryoshka from the plain pooled vector, computed here with plain
- * loops from spec §8 (nomic: subtract the mean of all components, truncate,
+ * loops from docs/format.md §8 (nomic: subtract the mean of all components, truncate,
  * L2; bert: truncate, L2). */
 static void expect_matryoshka(float *want, const float *pooled, size_t E, size_t dims, bool nomic)
 {

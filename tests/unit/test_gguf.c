@@ -2,7 +2,7 @@
  * test_gguf: the GGUF reader (src/gguf_parse.c, src/gguf_access.c).
  *
  * Valid images come from tests/unit/support/gguf_builder (an independent
- * writer); expected sizes are worked out by hand from the spec §1.6 table
+ * writer); expected sizes are worked out by hand from the docs/format.md §1.6 table
  * (the arithmetic is in the comments). Corrupt images are generated from a
  * valid baseline, one case per failure kind, each asserting the error code
  * and a message substring. The real vocabulary fixture's expected values come
@@ -386,7 +386,7 @@ static void test_string_array_walk(void **state)
     gguf_builder_destroy(b);
 }
 
-/* Several tensor types and shapes, sizes worked out from spec §1.6. */
+/* Several tensor types and shapes, sizes worked out from docs/format.md §1.6. */
 static void test_tensor_types(void **state)
 {
     static const struct {
@@ -1127,7 +1127,7 @@ static int check_token(void *ctx, uint64_t index, emb_str value)
 
 static void test_real_vocab_file(void **state)
 {
-    const char *shared = getenv("EMBED_SHARED_DIR");
+    const char *source = getenv("EMBED_SOURCE_DIR");
     char path[1024];
     emb_error err = {EMB_OK, ""};
     gguf_file *f;
@@ -1140,9 +1140,9 @@ static void test_real_vocab_file(void **state)
     int64_t i64;
 
     (void)state;
-    if (!shared)
-        fail_msg("EMBED_SHARED_DIR is not set (ctest sets it)");
-    snprintf(path, sizeof path, "%s/fixtures/bert-vocab/ggml-vocab-bert-bge.gguf", shared);
+    if (!source)
+        fail_msg("EMBED_SOURCE_DIR is not set (ctest sets it)");
+    snprintf(path, sizeof path, "%s/tests/data/bert-vocab/ggml-vocab-bert-bge.gguf", source);
     f = gguf_open(path, &err);
     if (!f)
         fail_msg("%s", err.msg);

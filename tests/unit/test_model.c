@@ -352,17 +352,17 @@ static void test_vocab_rows_mismatch(void **state)
 
 /* ---- files ---------------------------------------------------------------------- */
 
-static const char *shared_dir(void)
+static const char *source_dir(void)
 {
-    const char *d = getenv("EMBED_SHARED_DIR");
-    return d && *d ? d : "../shared";
+    const char *d = getenv("EMBED_SOURCE_DIR");
+    return d && *d ? d : ".";
 }
 
 static void test_vocab_only_file(void **state)
 {
     (void)state;
     char path[1024];
-    snprintf(path, sizeof path, "%s/fixtures/bert-vocab/ggml-vocab-bert-bge.gguf", shared_dir());
+    snprintf(path, sizeof path, "%s/tests/data/bert-vocab/ggml-vocab-bert-bge.gguf", source_dir());
     emb_error err;
     emb_error_clear(&err);
     emb_model *m = emb_model_load(path, &err);

@@ -36,11 +36,6 @@ static char *path_in(const char *env, const char *fallback, const char *rel)
     return p;
 }
 
-static char *shared_path(const char *rel)
-{
-    return path_in("EMBED_SHARED_DIR", "../shared", rel);
-}
-
 static char *source_path(const char *rel)
 {
     return path_in("EMBED_SOURCE_DIR", ".", rel);
@@ -72,7 +67,7 @@ typedef struct vocab_fixture {
 static int setup_vocab(void **state)
 {
     vocab_fixture *fx = calloc(1, sizeof *fx);
-    char *path = shared_path("fixtures/bert-vocab/ggml-vocab-bert-bge.gguf");
+    char *path = source_path("tests/data/bert-vocab/ggml-vocab-bert-bge.gguf");
     emb_error err = {0};
     fx->gguf = gguf_open(path, &err);
     if (!fx->gguf)
@@ -142,8 +137,8 @@ static long first_id_diff(const emb_token_list *got, const int32_t *want, size_t
 static void test_llama_fixture(void **state)
 {
     size_t in_len, out_len;
-    char *pin = shared_path("fixtures/bert-vocab/ggml-vocab-bert-bge.gguf.inp");
-    char *pout = shared_path("fixtures/bert-vocab/ggml-vocab-bert-bge.gguf.out");
+    char *pin = source_path("tests/data/bert-vocab/ggml-vocab-bert-bge.gguf.inp");
+    char *pout = source_path("tests/data/bert-vocab/ggml-vocab-bert-bge.gguf.out");
     char *in = read_file(pin, &in_len);
     char *out = read_file(pout, &out_len);
     const char *sep = "\n__ggml_vocab_test__\n";

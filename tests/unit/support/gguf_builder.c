@@ -75,7 +75,7 @@ static bool bytes_str(bytes *b, const char *s, size_t len)
     return bytes_u64(b, len) && bytes_append(b, s, len);
 }
 
-/* Bytes of one scalar of a GGUF value type (spec §1.3); 0 for STRING, ARRAY
+/* Bytes of one scalar of a GGUF value type (docs/format.md §1.3); 0 for STRING, ARRAY
  * and unknown ids. Kept here rather than taken from the reader under test. */
 static size_t value_size(gguf_value_type t)
 {

@@ -18,7 +18,7 @@
  *   gguf_patch_u32(img, gguf_builder_tensor_pos_at(b, 0)->n_dims, 5);
  *   gguf_builder_destroy(b);
  *
- * Layout written (spec §1.1): header, key/value records in the order added,
+ * Layout written (docs/format.md §1.1): header, key/value records in the order added,
  * tensor infos in the order added, zero padding to the alignment, tensor data
  * in the same order, each tensor's data padded with zeros to the alignment
  * (the last one too unless gguf_builder_set_trailing_padding(b, false)).
