@@ -44,7 +44,7 @@ def test_chunking_snippet(scratch):
     out = run_shell(scratch, snippet("docs/chunking.md", "Indexing long documents", "sql"))
     rows = json.loads(out)
     assert len(rows) == 3
-    # the question is about docs/engine.md's subject
+    # the question is about docs/quant.md's subject
     assert rows[0]["doc"] == 2, rows
 
 
@@ -56,8 +56,8 @@ def test_readme_long_documents_snippet(scratch):
     setup = (".load ./build/embed\n"
              "INSERT INTO embed_models(name, path) VALUES ('minilm', 'models/all-MiniLM-L6-v2.f16.gguf');\n"
              "CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT);\n"
-             "INSERT INTO docs(body) VALUES (CAST(readfile('docs/engine.md') AS TEXT)), ('A short one.');\n")
+             "INSERT INTO docs(body) VALUES (CAST(readfile('docs/fuzzing.md') AS TEXT)), ('A short one.');\n")
     out = run_shell(scratch, setup + m.group(1) +
                     "SELECT doc, count(*) AS n, sum(length(vec)) AS bytes FROM chunks GROUP BY doc ORDER BY doc;\n")
     rows = json.loads(out)
-    assert rows[0]["doc"] == 1 and rows[0]["n"] > 3 and rows[1] == {"doc": 2, "n": 1, "bytes": 384 * 4}
+    assert rows[0]["doc"] == 1 and rows[0]["n"] > 1 and rows[1] == {"doc": 2, "n": 1, "bytes": 384 * 4}
