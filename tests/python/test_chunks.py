@@ -205,6 +205,17 @@ def test_chunk_embeddings_equal_embed_of_their_text():
     rc, out, err = run_sql(EXT, REGISTER + f"SELECT v FROM ({again}) ORDER BY k;")
     assert rc == 0, err
     assert [r["v"] for r in json.loads(out)] == [r["v"] for r in rows]
+    # composed with the bulk path: the same vectors to float rounding (several
+    # texts per matrix product sum in another order)
+    rc, out, err = run_sql(EXT, REGISTER + "CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT); "
+                           f"INSERT INTO docs VALUES (1, {hex_text(doc.encode())}), (2, 'short one'); "
+                           "SELECT b.i, hex(b.vector) AS v FROM embed_batch('m', (SELECT json_group_array(c.text) "
+                           "FROM docs d, embed_chunks('m', d.body) c)) b ORDER BY b.i;")
+    assert rc == 0, err
+    batch = [np.frombuffer(bytes.fromhex(r["v"]), "<f4") for r in json.loads(out)]
+    single = [np.frombuffer(bytes.fromhex(r["v"]), "<f4") for r in rows]
+    assert len(batch) == len(single)
+    assert max(float(np.abs(a - b).max()) for a, b in zip(batch, single)) < 1e-5
 
 
 LAST_PARAGRAPH = ("Beekeepers in the valley harvest their honey every autumn. They calm the bees with a "

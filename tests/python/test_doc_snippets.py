@@ -61,3 +61,9 @@ def test_readme_long_documents_snippet(scratch):
                     "SELECT doc, count(*) AS n, sum(length(vec)) AS bytes FROM chunks GROUP BY doc ORDER BY doc;\n")
     rows = json.loads(out)
     assert rows[0]["doc"] == 1 and rows[0]["n"] > 1 and rows[1] == {"doc": 2, "n": 1, "bytes": 384 * 4}
+
+
+def test_chunking_with_the_bulk_path_snippet(scratch):
+    import json
+    rows = json.loads(run_shell(scratch, snippet("docs/chunking.md", "With the bulk path", "sql")))
+    assert rows[0]["chunks"] > 3 and rows[0]["vectors"] == rows[0]["chunks"], rows

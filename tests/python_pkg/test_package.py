@@ -3,7 +3,7 @@ a venv of Debian's /usr/bin/python3, whose sqlite3 can load extensions):
 
 * the extension comes from the installed package, not from the repository;
 * sqlite3 + sqlite-vec from PyPI: register the converted all-MiniLM-L6-v2,
-  index a corpus, KNN through vec0; vec0's distances equal distances computed
+  index a corpus through the bulk path (embed_batch), KNN through vec0; vec0's distances equal distances computed
   here from the vectors, and the nearest texts are the expected ones;
 * errors are sqlite3.OperationalError and the connection stays usable (also
   inside a transaction, which is kept);
@@ -13,6 +13,7 @@ a venv of Debian's /usr/bin/python3, whose sqlite3 can load extensions):
 
 Run by tests/python_pkg/run.sh (ctest python_package).
 """
+import json
 import math
 import os
 import sqlite3
@@ -80,9 +81,15 @@ def test_index_and_knn_with_sqlite_vec(db):
     db.execute("CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT)")
     db.executemany("INSERT INTO docs(id, body) VALUES (?, ?)", enumerate(CORPUS))
     db.execute("CREATE VIRTUAL TABLE vec_docs USING vec0(embedding float[384])")
-    db.execute("INSERT INTO vec_docs(rowid, embedding) SELECT id, embed('minilm', body) FROM docs")
+    # the bulk path: one statement, the texts as a JSON array of {id, text}
+    texts = json.dumps([{"id": i, "text": body} for i, body in db.execute("SELECT id, body FROM docs")])
+    db.execute("INSERT INTO vec_docs(rowid, embedding) SELECT id, vector FROM embed_batch('minilm', ?)", (texts,))
     vectors = {i: floats(b) for i, b in db.execute("SELECT rowid, embedding FROM vec_docs")}
     assert sorted(vectors) == list(range(len(CORPUS)))
+    # each equals embed() of its text, to float rounding (several texts per matrix product)
+    for i, body in enumerate(CORPUS):
+        one = floats(db.execute("SELECT embed('minilm', ?)", (body,)).fetchone()[0])
+        assert max(abs(a - b) for a, b in zip(one, vectors[i])) < 1e-5
     for query, expected in QUERIES.items():
         q = db.execute("SELECT embed('minilm', ?)", (query,)).fetchone()[0]
         rows = db.execute("SELECT rowid, distance FROM vec_docs WHERE embedding MATCH ? AND k = 2 "
