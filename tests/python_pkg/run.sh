@@ -21,7 +21,8 @@ wheels=$build/python-wheel
 rm -rf "$wheels"
 "$py" -m pip wheel -q --no-index --no-build-isolation --no-deps -w "$wheels" "$src"
 whl=$(ls "$wheels"/sqlite_embed-*.whl)
-"$py" -m zipfile -l "$whl" | grep -q "sqlite_embed/embed.so" \
+# (not `zipfile -l | grep -q`: grep's early exit breaks the pipe under pipefail)
+"$py" -c 'import sys, zipfile; sys.exit("sqlite_embed/embed.so" not in zipfile.ZipFile(sys.argv[1]).namelist())' "$whl" \
   || { echo "python_package: $whl has no sqlite_embed/embed.so" >&2; exit 1; }
 "$py" -m pip install -q --no-index --no-deps --force-reinstall "$whl"
 cd "$wheels" # not the repository: the tests import the installed package
