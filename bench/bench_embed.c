@@ -5,7 +5,7 @@
  *     -b LIST     batch sizes (texts per emb_embed_texts call), default 1,8,32
  *     -w N        words per text (default 12; ~N+2 tokens for English words)
  *     -s SECONDS  time per batch size (default 3)
- *     -t N        OpenBLAS threads (default: OpenBLAS's own choice)
+ *     -t N        engine threads (embed_threads; default: the pool's default)
  *     --tile B    weight tile bytes (default 256 KiB up to 14 tokens, else 1 MiB)
  *     --willneed  madvise(MADV_WILLNEED) each layer's weights before use
  *     --prefix S  prepend S to every text
@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "blas.h"
+#include "thread_pool.h"
 #include "embed.h"
 #include "forward.h"
 #include "model.h"
@@ -101,7 +102,7 @@ int main(int argc, char **argv)
     int words = 12, threads = 0;
     double seconds = 3.0;
     emb_embed_opts opts = emb_embed_opts_default();
-    emb_forward_cfg cfg = {0, 0, false};
+    emb_forward_cfg cfg = {.tile_bytes = 0};
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "-b") && i + 1 < argc)
             batches = argv[++i];
@@ -137,7 +138,7 @@ int main(int argc, char **argv)
     }
     double t_load = now() - t0;
     long anon_model = status_kb("RssAnon");
-    if (threads > 0 && emb_blas_set_threads(threads, &err) != EMB_OK) {
+    if (threads > 0 && emb_pool_set_threads((size_t)threads, &err) != EMB_OK) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
@@ -150,10 +151,10 @@ int main(int argc, char **argv)
     printf("model %s: %s, %u layers, n_embd %u, n_ff %u, vocab %u; load %.1f ms\n", path,
            emb_arch_name(m->hp.arch), m->hp.n_layer, m->hp.n_embd, m->hp.n_ff, m->hp.n_vocab,
            t_load * 1e3);
-    printf("openblas: core %s, OPENBLAS_CORETYPE=%s (%s), %d threads\n", bs.core_name,
-           bs.coretype[0] ? bs.coretype : "(unset)",
+    printf("openblas: core %s, OPENBLAS_CORETYPE=%s (%s), %d threads; engine threads %zu\n",
+           bs.core_name, bs.coretype[0] ? bs.coretype : "(unset)",
            bs.already_loaded ? "already loaded" : bs.coretype_set_by_us ? "set by us" : "user/none",
-           bs.n_threads);
+           bs.n_threads, emb_pool_threads());
 
     printf("private anonymous memory: %.1f MiB after loading the model (tokenizer, tables), "
            "%.1f MiB after loading OpenBLAS\n",

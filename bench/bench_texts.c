@@ -8,7 +8,7 @@
  *                 SQL function embed() does per row); all: every text in one
  *                 call and one forward pass (default one)
  *     -r N        timed runs over the whole file (default 5)
- *     -t N        OpenBLAS threads (default: OpenBLAS's own choice)
+ *     -t N        engine threads (embed_threads; default: the pool's default)
  *
  * TEXTS.txt holds one text per line ('\n' separated, no empty lines). After
  * one untimed warm-up run, every run embeds all texts; the output is one
@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "blas.h"
+#include "thread_pool.h"
 #include "embed.h"
 #include "model.h"
 #include "tokenizer.h"
@@ -168,7 +169,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err.msg);
         goto end;
     }
-    if (threads > 0 && emb_blas_set_threads(threads, &err) != EMB_OK) {
+    if (threads > 0 && emb_pool_set_threads((size_t)threads, &err) != EMB_OK) {
         fprintf(stderr, "%s\n", err.msg);
         goto end;
     }
@@ -197,8 +198,9 @@ int main(int argc, char **argv)
     cpu = malloc((size_t)runs * sizeof *cpu);
     if (!out || !wall || !cpu)
         goto end;
-    printf("model %s (%u layers, n_embd %u); openblas core %s, %d threads\n", model_path, m->hp.n_layer,
-           m->hp.n_embd, bs.core_name, bs.n_threads);
+    printf("model %s (%u layers, n_embd %u); openblas core %s, %d openblas threads, %zu engine "
+           "threads\n",
+           model_path, m->hp.n_layer, m->hp.n_embd, bs.core_name, bs.n_threads, emb_pool_threads());
     if (embed_all(out, m, texts, n, one_by_one, &opts, dims, &err) != 0) { /* warm-up */
         fprintf(stderr, "%s\n", err.msg);
         goto end;
@@ -214,9 +216,9 @@ int main(int argc, char **argv)
         printf("run %d: wall %.1f ms, cpu %.1f ms\n", r + 1, wall[r] * 1e3, cpu[r] * 1e3);
     }
     double w = median(wall, (size_t)runs), c = median(cpu, (size_t)runs);
-    printf("result: mode %s, %zu texts, %zu tokens, threads %d, runs %d: median wall %.3f ms/text "
+    printf("result: mode %s, %zu texts, %zu tokens, threads %zu, runs %d: median wall %.3f ms/text "
            "(%.0f tokens/s), median cpu %.3f ms/text\n",
-           one_by_one ? "one" : "all", n, n_tokens, bs.n_threads, runs, w * 1e3 / (double)n,
+           one_by_one ? "one" : "all", n, n_tokens, emb_pool_threads(), runs, w * 1e3 / (double)n,
            (double)n_tokens / w, c * 1e3 / (double)n);
     rc = 0;
 end:

@@ -1,6 +1,6 @@
 /*
  * embed_version(), embed_debug(), embed_threads(n): what was built, what
- * runs, and how many threads OpenBLAS uses.
+ * runs, and how many threads the engine uses.
  */
 #include "ext_common.h"
 
@@ -10,6 +10,7 @@
 #include "blas.h"
 #include "build_info.h"
 #include "quant.h"
+#include "thread_pool.h"
 
 static void fn_embed_version(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
@@ -29,6 +30,8 @@ static void fn_embed_debug(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_str_appendf(s, "build: %s\n", EMBED_BUILD_INFO);
     sqlite3_str_appendf(s, "sqlite: %s (compiled against %s)\n", sqlite3_libversion(), SQLITE_VERSION);
     sqlite3_str_appendf(s, "dequant simd: %s\n", emb_quant_simd_level());
+    sqlite3_str_appendf(s, "threads: %zu (engine pool; default %zu)\n", emb_pool_threads(),
+                        emb_pool_default_threads());
     emb_blas_status st;
     emb_error err;
     emb_error_clear(&err);
@@ -59,8 +62,8 @@ static void fn_embed_debug(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_text(ctx, text, n, sqlite3_free);
 }
 
-/* embed_threads(n): OpenBLAS's thread pool size for the whole process.
- * Returns n. */
+/* embed_threads(n): the engine's thread pool size for the whole process
+ * (thread_pool.h; OpenBLAS itself stays single-threaded). Returns n. */
 static void fn_embed_threads(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     (void)argc;
@@ -80,7 +83,7 @@ static void fn_embed_threads(sqlite3_context *ctx, int argc, sqlite3_value **arg
     }
     emb_error err;
     emb_error_clear(&err);
-    if (emb_blas_set_threads((int)n, &err) != EMB_OK) {
+    if (emb_pool_set_threads((size_t)n, &err) != EMB_OK) {
         ext_ctx_error(ctx, "embed_threads: %s", err.msg);
         return;
     }

@@ -124,6 +124,14 @@ static void load_once(void)
     }
     remember_coretype_env();
     g_blas.coretype_set_by_us = chosen != NULL;
+    /* One OpenBLAS thread: the constructor then starts no pool at all (the
+     * engine parallelises itself, thread_pool.h). A user's own variable is
+     * left in place for the constructor (the host may use OpenBLAS too), but
+     * our calls run single-threaded either way (set_threads(1) below). */
+    const char *user_threads = getenv("OPENBLAS_NUM_THREADS");
+    bool threads_set = false;
+    if (!user_threads || !*user_threads)
+        threads_set = setenv("OPENBLAS_NUM_THREADS", "1", 1) == 0;
 
     char why[160] = "";
     for (size_t i = 0; i < n_cand; i++) {
@@ -146,6 +154,10 @@ static void load_once(void)
     }
     if (chosen)
         unsetenv("OPENBLAS_CORETYPE");
+    if (threads_set)
+        unsetenv("OPENBLAS_NUM_THREADS");
+    if (g_blas.code == EMB_OK)
+        g_blas.set_threads(1);
     if (g_blas.code != EMB_OK)
         snprintf(g_blas.msg, sizeof g_blas.msg,
                  "blas: cannot load openblas (%s); install libopenblas0 or set "
@@ -179,17 +191,6 @@ emb_code emb_blas_status_get(emb_blas_status *out, emb_error *err)
     if (!s.config)
         s.config = "";
     *out = s;
-    return EMB_OK;
-}
-
-emb_code emb_blas_set_threads(int n, emb_error *err)
-{
-    if (n < 1)
-        return emb_error_set(err, EMB_ERR_RANGE, "blas: thread count %d, expected >= 1", n);
-    emb_code rc = emb_blas_init(err);
-    if (rc != EMB_OK)
-        return rc;
-    g_blas.set_threads(n);
     return EMB_OK;
 }
 

@@ -15,9 +15,15 @@
  * library) we use that copy, do not touch OPENBLAS_CORETYPE (it is too late to
  * matter) and say so in emb_blas_status.already_loaded.
  *
- * Threads: our own code runs single-threaded inside one call; the only
- * parallelism is OpenBLAS's thread pool (emb_blas_set_threads). Concurrent
- * calls from several threads are serialised or split by OpenBLAS itself.
+ * Threads: OpenBLAS runs single-threaded. Before loading it we set
+ * OPENBLAS_NUM_THREADS=1 (unless the user set it; restored afterwards, like
+ * OPENBLAS_CORETYPE) so that its constructor starts no thread pool, and call
+ * openblas_set_num_threads(1) after loading. The engine splits the work over
+ * its own workers (thread_pool.h), each calling sgemm on its own part.
+ * OpenBLAS's pool is what crashed at process exit, hung the parent after fork
+ * and spun under `ulimit -v` (issue 9). A copy already loaded by the host
+ * keeps the host's thread setting (we do not change process-wide state we did
+ * not create); concurrent calls into it are then serialised by OpenBLAS.
  *
  * Thread-safe: loading happens once under pthread_once; afterwards everything
  * here only reads immutable state. The one-time setenv/unsetenv of
@@ -41,7 +47,7 @@ typedef struct emb_blas_status {
     const char *coretype;   /* OPENBLAS_CORETYPE in effect at load ("" = none) */
     bool coretype_set_by_us;/* we chose `coretype` from CPUID            */
     bool already_loaded;    /* OpenBLAS was in the process before us     */
-    int n_threads;          /* openblas_get_num_threads() now            */
+    int n_threads;          /* openblas_get_num_threads() now (1 unless already loaded) */
 } emb_blas_status;
 
 /* Load OpenBLAS if not done yet. EMB_OK, or EMB_ERR_BLAS with a message
@@ -56,9 +62,6 @@ emb_code emb_blas_status_get(emb_blas_status *out, emb_error *err);
  * F/BW/VL/DQ/CD with OS support), "Haswell" (AVX2 + FMA), "Sandybridge"
  * (AVX), or NULL (let OpenBLAS decide). Pure; exposed for tests and docs. */
 const char *emb_blas_choose_coretype(const emb_cpu_features *f);
-
-/* Size of OpenBLAS's thread pool; n >= 1. Loads OpenBLAS if needed. */
-emb_code emb_blas_set_threads(int n, emb_error *err);
 
 /* c: (m, n) row-major with leading dimension ldc; a: (m, k) lda; b: (n, k) ldb.
  *   c = a · bᵀ + beta · c

@@ -13,16 +13,25 @@
  * materialised. Embedding rows and 1-D tensors of any type are dequantized per
  * use into small scratch vectors.
  *
- * Memory: one workspace allocation per call, exactly
- * emb_forward_workspace_bytes() bytes (formula in that function's comment and
- * docs/engine.md), plus a few bytes of bookkeeping. O(tokens x n_ff).
+ * Memory: workspace mappings per call (hidden state, attention/FFN buffer,
+ * the small shared parts, one per thread), exactly emb_forward_workspace_bytes() bytes in all
+ * (formula in that function's comment and docs/engine.md), plus a few bytes
+ * of bookkeeping. O(tokens x n_embd): attention runs one head at a time and
+ * the FFN in blocks of tokens and chunks of hidden units, so the O(T x n_ff)
+ * intermediates of a long input never exist at once.
  *
  * Numerics (docs/format.md §6.1, project policy): LayerNorm with double sums, softmax
  * with a double sum, exact erf GELU (HF), SiLU gate for nomic, NEOX RoPE with
  * the file's base, mean pooling over all tokens incl. [CLS]/[SEP].
  *
- * Thread-safe: the model is only read; all scratch is per call. Our code is
- * single-threaded inside a call; OpenBLAS may use its own threads.
+ * Threads: a call leases the engine's worker pool (thread_pool.h) and splits
+ * weight rows (linear layers), heads (attention) and token rows (LayerNorm,
+ * activations) over it, never one dot product: the output is bit-identical
+ * whatever the number of threads. Small work is not split
+ * (EMB_FORWARD_SPLIT_WORK). OpenBLAS runs single-threaded (blas.h).
+ *
+ * Thread-safe: the model is only read; all scratch is per call; concurrent
+ * calls get the pool one at a time, the others run on their own thread.
  */
 #ifndef EMB_FORWARD_H
 #define EMB_FORWARD_H
@@ -47,6 +56,12 @@ typedef struct emb_forward_cfg {
                           at least one row is always used                              */
     size_t attn_rows;  /* query rows per attention block, default EMB_FORWARD_ATTN_ROWS     */
     bool willneed;     /* madvise(MADV_WILLNEED) a layer's weights just before it runs     */
+    size_t threads;    /* threads for this call; 0 = the pool's size (emb_pool_threads)   */
+    size_t split_work; /* multiply-adds per thread below which a region is not split;
+                          0 = EMB_FORWARD_SPLIT_WORK (tests use 1 to split everything)    */
+    size_t block_tokens; /* tokens per attention-projection and FFN block; 0 = defaults
+                            EMB_FORWARD_WO_BLOCK / EMB_FORWARD_FFN_BLOCK                    */
+    size_t ffn_bytes;  /* budget of one FFN block's buffers; 0 = EMB_FORWARD_FFN_BYTES    */
 } emb_forward_cfg;
 
 #define EMB_FORWARD_TILE_BYTES ((size_t)1 << 20)
@@ -57,22 +72,48 @@ typedef struct emb_forward_cfg {
  * 1 MiB is as fast or faster. Haswell kernels do not care. */
 #define EMB_FORWARD_TILE_BYTES_FEW ((size_t)256 << 10)
 #define EMB_FORWARD_FEW_TOKENS ((size_t)14)
+/* Attention projection in blocks of 256 tokens, FFN in blocks of 512: the
+ * weights are dequantized once per block, so blocks must be large for the
+ * extra dequantization to stay small next to the block's products. */
+#define EMB_FORWARD_WO_BLOCK ((size_t)256)
+#define EMB_FORWARD_FFN_BLOCK ((size_t)512)
+/* One FFN block's buffers (up [+ gate] + output rows) stay within this, or
+ * within T x n_embd floats if larger, by splitting the hidden units into
+ * chunks (ffn_down then accumulates chunk by chunk). cfg.ffn_bytes replaces
+ * both bounds (tests force chunking with it). */
+#define EMB_FORWARD_FFN_BYTES ((size_t)6 << 20)
+/* ~0.1-0.3 ms of one core's work: less is not worth waking a worker for. */
+#define EMB_FORWARD_SPLIT_WORK ((size_t)1 << 21)
 
 /*
  * Bytes of working memory emb_forward() allocates for a batch of n_tokens
  * tokens in total whose longest sequence has max_len tokens (SIZE_MAX on
- * overflow). With E = n_embd, F = n_ff, W = max(3E, F) for bert and
- * max(3E, 2F) for nomic, Q = min(attn_rows, max_len), R = n_rot (nomic) or 0,
- * the float counts
- *     hidden   3 * T * E            (h, h1, attention output)
- *     wide     T * W                (q|k|v, later the FFN activations)
- *     scores   Q * max_len
- *     rope     max_len * R          (cos/sin table, nomic only)
- *     tile     max over non-F32 matrices of min(OC, max(1, tile_bytes / (4 * IC))) * IC,
- *              tile_bytes as chosen for T (see emb_forward_cfg)
- *     vectors  2 * max(E, F)        (1-D tensors of non-F32 types, embedding rows)
- * each times 4 bytes, plus E doubles for pooling, every part rounded up to
- * 64 bytes.
+ * overflow), for N threads = cfg->threads, else the pool size (a call that
+ * gets fewer threads because the pool is busy allocates for those it got).
+ * With T = n_tokens, E = n_embd, F = n_ff, D = E / n_head, L = max_len,
+ * Bo = min(T, 256), Bf = min(T, 512) (cfg->block_tokens overrides both),
+ * w = 2 (nomic: up and gate) or 1, fc = F or the largest divisor of F (whole
+ * quantization blocks of ffn_down) with Bf * (w * fc + E) <= budget (the
+ * smallest such divisor if none fits), budget = cfg->ffn_bytes / 4 if set,
+ * else max(T * E, EMB_FORWARD_FFN_BYTES / 4), Q = min(attn_rows, L), R =
+ * n_rot (nomic) or 0, the float
+ * counts
+ *     hidden   T * E                          (mapping 1)
+ *     a        max(T * E, Bf * (w * fc + E))  (mapping 2: q / attention output,
+ *                                              then up [| gate] | FFN output)
+ *   mapping 3:
+ *     out      Bo * E                         (attention projection block)
+ *     rope     L * R
+ *     vectors  max(3E, F) + max(E, F)         (1-D tensors, embedding rows)
+ *   one mapping per thread, N times:
+ *       tile   max over non-F32 matrices: D * E for q/k/v, chunk * fc for
+ *              ffn_down, chunk * IC for the others, chunk = min(OC,
+ *              max(1, tile_bytes / (4 * cols))) rounded down to a multiple
+ *              of 16 when >= 16; tile_bytes as chosen for T (emb_forward_cfg)
+ *       kv     T * 2D                         (one head's k | v)
+ *       scores Q * L
+ * each times 4 bytes, plus E doubles for pooling (mapping 3), every part
+ * rounded up to 64 bytes; the result is the sum over all mappings.
  */
 size_t emb_forward_workspace_bytes(const emb_model *m, size_t n_tokens, size_t max_len,
                                    const emb_forward_cfg *cfg);

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install everything sqlite-embed needs to build, test and run its demo on a
 # fresh Debian/Ubuntu machine: compilers, CMake, SQLite, OpenBLAS, cmocka,
-# clang (sanitizer/fuzz builds), Python packages for the test references and
-# the model converter, and the Node packages of the Node tests.
+# clang (sanitizer/fuzz builds), dqlite (the cluster node and test), Python
+# packages for the test references and the model converter, and the Node
+# packages of the Node tests.
 # Idempotent; uses sudo when not root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +32,24 @@ done
 if [ ${#filtered[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${filtered[@]}"
+fi
+
+# dqlite (docs/cluster.md): libdqlite-dev builds embed-dqlite-node, go-dqlite
+# gives the `dqlite` shell used by examples/dqlite-cluster. Debian 12 ships
+# both; where the archive lacks them the build skips the node (EMBED_DQLITE=AUTO)
+# and with it the cluster test, so they are installed only when available.
+dqlite_pkgs=()
+for p in libdqlite-dev go-dqlite; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" && continue
+  if ! apt-cache show "$p" >/dev/null 2>&1; then $SUDO apt-get update -qq; fi
+  if apt-cache show "$p" >/dev/null 2>&1; then
+    dqlite_pkgs+=("$p")
+  else
+    echo "install-deps: $p is not in this machine's archive: the dqlite node and its test are skipped" >&2
+  fi
+done
+if [ ${#dqlite_pkgs[@]} -gt 0 ]; then
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${dqlite_pkgs[@]}"
 fi
 
 # Python: the independent references (numpy, gguf, tokenizers) and the

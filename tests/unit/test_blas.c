@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "blas.h"
+#include "thread_pool.h"
 #include "cpu_features.h"
 
 /* valgrind emulates CPUID (it hides AVX-512 it cannot run) while
@@ -116,6 +117,10 @@ static void test_load_and_status(void **state)
     char user_copy[64] = "";
     if (user)
         snprintf(user_copy, sizeof user_copy, "%s", user);
+    const char *user_threads = getenv("OPENBLAS_NUM_THREADS");
+    char threads_copy[64] = "";
+    if (user_threads)
+        snprintf(threads_copy, sizeof threads_copy, "%s", user_threads);
     emb_error err;
     emb_error_clear(&err);
     emb_blas_status st;
@@ -135,6 +140,12 @@ static void test_load_and_status(void **state)
         assert_string_equal(st.core_name, ours);
         assert_null(getenv("OPENBLAS_CORETYPE"));
     }
+    /* OpenBLAS runs one thread; OPENBLAS_NUM_THREADS is as the user left it */
+    assert_int_equal(st.n_threads, 1);
+    if (user_threads)
+        assert_string_equal(getenv("OPENBLAS_NUM_THREADS"), threads_copy);
+    else
+        assert_null(getenv("OPENBLAS_NUM_THREADS"));
     print_message("openblas %s: core %s, OPENBLAS_CORETYPE '%s' (%s), %d threads\n", st.library,
                   st.core_name, st.coretype, st.coretype_set_by_us ? "set by us" : "not ours",
                   st.n_threads);
@@ -144,20 +155,23 @@ static void test_load_and_status(void **state)
     assert_string_equal(again.core_name, st.core_name);
 }
 
+/* The engine's pool size (thread_pool.h) replaced OpenBLAS's: setting it
+ * leaves OpenBLAS at one thread. */
 static void test_threads(void **state)
 {
     (void)state;
     emb_error err;
     emb_error_clear(&err);
-    assert_int_equal(emb_blas_set_threads(0, &err), EMB_ERR_RANGE);
-    assert_string_equal(err.msg, "blas: thread count 0, expected >= 1");
+    size_t before = emb_pool_threads();
+    assert_int_equal(emb_pool_set_threads(0, &err), EMB_ERR_RANGE);
+    assert_string_equal(err.msg, "threads: 0 threads, expected 1 to 256");
+    assert_int_equal(emb_pool_set_threads(257, &err), EMB_ERR_RANGE);
+    assert_int_equal(emb_pool_set_threads(3, &err), EMB_OK);
+    assert_int_equal(emb_pool_threads(), 3);
     emb_blas_status st;
-    assert_int_equal(emb_blas_set_threads(1, &err), EMB_OK);
     assert_int_equal(emb_blas_status_get(&st, &err), EMB_OK);
     assert_int_equal(st.n_threads, 1);
-    assert_int_equal(emb_blas_set_threads(2, &err), EMB_OK);
-    assert_int_equal(emb_blas_status_get(&st, &err), EMB_OK);
-    assert_true(st.n_threads >= 1 && st.n_threads <= 2); /* capped by OpenBLAS's maximum */
+    assert_int_equal(emb_pool_set_threads(before, &err), EMB_OK);
 }
 
 /* c (m, n) with ldc = n + 3; a (m, k) lda = k + 1; b (n, k) or (k, n) with padding. */

@@ -33,7 +33,6 @@ static void test_missing_library(void **state)
     emb_blas_status st;
     assert_int_equal(emb_blas_status_get(&st, &err), EMB_ERR_BLAS);
     assert_string_equal(err.msg, first);
-    assert_int_equal(emb_blas_set_threads(2, &err), EMB_ERR_BLAS);
 
     /* the forward pass reports it too, after its own input checks */
     tiny_model_spec s = tiny_model_default(EMB_ARCH_BERT, GGML_TYPE_F32);

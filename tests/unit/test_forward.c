@@ -193,7 +193,7 @@ static void test_fast_vs_ref_mixed(void **state)
 static void test_small_tiles_and_blocks(void **state)
 {
     (void)state;
-    emb_forward_cfg cfg = {3 * 64 * sizeof(float), 5, true};
+    emb_forward_cfg cfg = {.tile_bytes = 3 * 64 * sizeof(float), .attn_rows = 5, .willneed = true};
     tiny_model_spec s = tiny_model_default(EMB_ARCH_BERT, GGML_TYPE_Q4_0);
     fast_vs_ref(&s, &cfg);
     s = tiny_model_default(EMB_ARCH_NOMIC_BERT, GGML_TYPE_F16);
@@ -208,7 +208,7 @@ static void test_fast_vs_ref_few_tokens(void **state)
 {
     (void)state;
     static const size_t two[] = {3, 9}, one[] = {14};
-    emb_forward_cfg tiny_tiles = {3 * 64 * sizeof(float), 0, false};
+    emb_forward_cfg tiny_tiles = {.tile_bytes = 3 * 64 * sizeof(float)};
     static const uint32_t types[] = {GGML_TYPE_F32, GGML_TYPE_Q8_0};
     for (int a = 0; a < 2; a++)
         for (size_t t = 0; t < 2; t++) {
@@ -599,13 +599,104 @@ static void test_workspace_formula(void **state)
     tiny_model_spec s = tiny_model_default(EMB_ARCH_NOMIC_BERT, GGML_TYPE_F16);
     uint8_t *img;
     emb_model *m = load(&s, &img);
-    /* E 64, F 128, T 100, L 40: hidden 3*100*64, wide 100*256, scores 40*40,
-     * rope 40*16, tile: every matrix fits one 1 MiB tile -> largest is
-     * ffn_down 64 x 128 = qkv 192 x 64 = 12288 floats, vectors 2*128, pool 64 doubles */
-    size_t want = 3 * 100 * 64 * 4 + 100 * 256 * 4 + 40 * 40 * 4 + 40 * 16 * 4 + 12288 * 4 +
-                  2 * 128 * 4 + 64 * 8;
-    assert_int_equal(emb_forward_workspace_bytes(m, 100, 40, NULL), want); /* all parts 64-byte multiples */
+    /* E 64, F 128, 4 heads of D 16, T 100, L 40, F16 (1 MiB tile budget):
+     *   h      100*64 = 6400
+     *   a      max(6400, Bf (100) * (2*128 + 64)) = 32000 (fc = F: fits 6 MiB)
+     *   out    Bo (100) * 64 = 6400
+     *   rope   40 * 16 = 640
+     *   vecs   max(3*64, 128) + max(64, 128) = 192 + 128
+     *   pool   64 doubles
+     *   per thread: tile max(q/k/v per head 16*64, Wo 64*64, up/gate 128*64,
+     *               down 64*128) = 8192; kv 100 * 32 = 3200; scores 40 * 40 = 1600
+     * every part is a multiple of 64 bytes already */
+    size_t shared = (6400 + 32000 + 6400 + 640 + 192 + 128) * 4 + 64 * 8;
+    size_t per_thread = (8192 + 3200 + 1600) * 4;
+    emb_forward_cfg cfg = {.threads = 1};
+    assert_int_equal(emb_forward_workspace_bytes(m, 100, 40, &cfg), shared + per_thread);
+    cfg.threads = 3;
+    assert_int_equal(emb_forward_workspace_bytes(m, 100, 40, &cfg), shared + 3 * per_thread);
+    /* blocks of 32 tokens and a 4-byte FFN budget (1 float: nothing fits, so
+     * the smallest chunk, fc = 1 for F16): Bf = Bo = 32; a = max(6400,
+     * 32 * (2 + 64)); out 32 * 64; the down tile becomes 64 rows * 1 column
+     * (the up/gate tile 8192 stays the largest) */
+    cfg.threads = 1;
+    cfg.block_tokens = 32;
+    cfg.ffn_bytes = 4;
+    shared = (6400 + 6400 + 2048 + 640 + 192 + 128) * 4 + 64 * 8;
+    assert_int_equal(emb_forward_workspace_bytes(m, 100, 40, &cfg), shared + per_thread);
     assert_int_equal(emb_forward_workspace_bytes(m, SIZE_MAX / 8, 40, NULL), SIZE_MAX);
+    unload(m, img);
+}
+
+/* The thread count changes nothing, bit for bit: the regions split weight
+ * rows in fixed chunks, heads and token rows, never one sum. split_work = 1
+ * splits even the tiny model's work; small blocks and FFN chunks combine the
+ * block structure with the splits. */
+static void test_threads_bit_identical(void **state)
+{
+    (void)state;
+    static const size_t lens[] = {3, 17, 2, 32, 9, 21};
+    static const uint32_t types[] = {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_Q8_0, GGML_TYPE_Q4_K};
+    for (int a = 0; a < 2; a++) {
+        for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+            tiny_model_spec s = tiny_model_default(a ? EMB_ARCH_NOMIC_BERT : EMB_ARCH_BERT, types[t]);
+            uint8_t *img;
+            emb_model *m = load(&s, &img);
+            batch b;
+            make_batch(&b, m, lens, 6);
+            size_t n = 6 * m->hp.n_embd;
+            float *one = malloc(n * sizeof(float)), *many = malloc(n * sizeof(float));
+            assert_non_null(one);
+            assert_non_null(many);
+            for (int blocks = 0; blocks < 2; blocks++) {
+                emb_forward_cfg cfg = {.threads = 1, .split_work = 1};
+                if (blocks) {
+                    cfg.block_tokens = 11;
+                    cfg.ffn_bytes = 4;
+                }
+                forward_ok(one, m, b.seqs, b.n, EMB_POOLING_MEAN, &cfg);
+                for (size_t nt = 2; nt <= 4; nt++) {
+                    cfg.threads = nt;
+                    forward_ok(many, m, b.seqs, b.n, EMB_POOLING_MEAN, &cfg);
+                    if (memcmp(one, many, n * sizeof(float)) != 0)
+                        fail_msg("%s %s, %zu threads, blocks %d: not bit-identical to 1 thread",
+                                 emb_arch_name(s.arch), ggml_type_name(types[t]), nt, blocks);
+                }
+            }
+            free(one);
+            free(many);
+            unload(m, img);
+        }
+    }
+}
+
+/* Token blocks and FFN chunks against the naive twin: blocks of 7 tokens
+ * (sequences longer than a block, a batch whose sequences straddle block
+ * boundaries, a last partial block) and the FFN split into hidden-unit
+ * chunks (ffn_down accumulated chunk by chunk), on several threads. */
+static void test_blocks_and_chunks(void **state)
+{
+    (void)state;
+    static const size_t lens[] = {5, 13, 9, 30, 2};
+    emb_forward_cfg cfg = {.block_tokens = 7, .ffn_bytes = 4, .threads = 2, .split_work = 1};
+    for (int a = 0; a < 2; a++) {
+        tiny_model_spec s = tiny_model_default(a ? EMB_ARCH_NOMIC_BERT : EMB_ARCH_BERT, GGML_TYPE_Q8_0);
+        fast_vs_ref_lens(&s, &cfg, lens, 5);
+        s = tiny_model_default(a ? EMB_ARCH_NOMIC_BERT : EMB_ARCH_BERT, GGML_TYPE_F32);
+        fast_vs_ref_lens(&s, &cfg, lens, 5);
+        s = tiny_model_default(a ? EMB_ARCH_NOMIC_BERT : EMB_ARCH_BERT, GGML_TYPE_Q5_K);
+        fast_vs_ref_lens(&s, &cfg, lens, 5); /* 256-element blocks: fc stays whole blocks */
+    }
+    /* the chunking really happened: with a 4-byte budget the FFN buffers
+     * shrink (one hidden unit per chunk and the type's block) */
+    tiny_model_spec s = tiny_model_default(EMB_ARCH_NOMIC_BERT, GGML_TYPE_Q8_0);
+    uint8_t *img;
+    emb_model *m = load(&s, &img);
+    emb_forward_cfg chunked = cfg, whole = cfg;
+    chunked.block_tokens = whole.block_tokens = 64; /* one block: `a` holds the FFN */
+    whole.ffn_bytes = (size_t)1 << 30;
+    assert_true(emb_forward_workspace_bytes(m, 59, 30, &chunked) <
+                emb_forward_workspace_bytes(m, 59, 30, &whole));
     unload(m, img);
 }
 
@@ -680,6 +771,8 @@ int main(void)
         cmocka_unit_test(test_pipeline_batches),
         cmocka_unit_test(test_forward_rejects_bad_input),
         cmocka_unit_test(test_workspace_formula),
+        cmocka_unit_test(test_threads_bit_identical),
+        cmocka_unit_test(test_blocks_and_chunks),
         cmocka_unit_test(test_threads_share_one_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -36,7 +36,7 @@ void __real_free(void *p);
 void *__real_emb_pages_alloc(size_t n);
 void __real_emb_pages_free(void *p, size_t n);
 
-static size_t g_live, g_peak;
+static size_t g_live, g_peak, g_largest_mapping;
 
 static void count_in(void *p)
 {
@@ -95,6 +95,8 @@ void *__wrap_emb_pages_alloc(size_t n)
 {
     void *p = __real_emb_pages_alloc(n);
     if (p) {
+        if (n > g_largest_mapping)
+            g_largest_mapping = n;
         g_live += n;
         if (g_live > g_peak)
             g_peak = g_live;
@@ -109,23 +111,31 @@ void __wrap_emb_pages_free(void *p, size_t n)
     __real_emb_pages_free(p, n);
 }
 
-/* One 512-token sequence through a nomic-geometry layer (768 wide, n_ff
- * 3072, 12 heads, F16 weights: tiled dequantization is active). The number
- * of layers does not change the workspace, so one layer keeps the test fast. */
-static void test_peak_heap_512_tokens_nomic_geometry(void **state)
+/* A nomic-geometry model (768 wide, n_ff 3072, 12 heads, F16 weights: tiled
+ * dequantization is active). The number of layers does not change the
+ * workspace, so one layer keeps the tests fast. */
+static emb_model *nomic_geometry(uint8_t **img)
 {
-    (void)state;
     tiny_model_spec s = tiny_model_default(EMB_ARCH_NOMIC_BERT, GGML_TYPE_F16);
     s.n_embd = 768;
     s.n_ff = 3072;
     s.n_head = 12;
     s.n_layer = 1;
     s.n_ctx = 2048;
-    uint8_t *img = NULL;
     emb_error err;
-    emb_model *m = tiny_model_load(&s, &img, &err);
+    emb_model *m = tiny_model_load(&s, img, &err);
     if (!m)
         fail_msg("%s", err.msg);
+    return m;
+}
+
+/* One 512-token sequence. */
+static void test_peak_heap_512_tokens_nomic_geometry(void **state)
+{
+    (void)state;
+    uint8_t *img = NULL;
+    emb_error err;
+    emb_model *m = nomic_geometry(&img);
 
     enum { T = 512 };
     int32_t *ids = malloc(T * sizeof *ids);
@@ -149,7 +159,7 @@ static void test_peak_heap_512_tokens_nomic_geometry(void **state)
     assert_int_equal(emb_forward(out, m, &seq, 1, EMB_POOLING_MEAN, NULL, &err), EMB_OK);
     size_t extra = g_peak - base;
     print_message("measured peak extra heap in emb_forward: %zu bytes\n", extra);
-    /* malloc_usable_size rounds each block up by < 64 bytes; one block here */
+    /* the workspace is three page mappings, counted at their exact size */
     assert_true(extra >= formula);
     assert_true(extra <= formula + 4096);
     assert_int_equal(g_live, base); /* nothing leaked */
@@ -180,10 +190,51 @@ static void test_peak_heap_512_tokens_nomic_geometry(void **state)
     free(img);
 }
 
+/* The longest nomic input, 2048 tokens, on two threads: the workspace is
+ * O(T x n_embd) (docs/engine.md §4) and no single mapping exceeds 10 MB. */
+static void test_peak_heap_2048_tokens_two_threads(void **state)
+{
+    (void)state;
+    uint8_t *img = NULL;
+    emb_error err;
+    emb_model *m = nomic_geometry(&img);
+    enum { T = 2048 };
+    int32_t *ids = malloc(T * sizeof *ids);
+    float *out = malloc(768 * sizeof *out);
+    assert_non_null(ids);
+    assert_non_null(out);
+    for (int i = 0; i < T; i++)
+        ids[i] = 5 + (i * 7) % 60;
+    emb_seq seq = {ids, T};
+    emb_forward_cfg cfg = {.threads = 2};
+    size_t formula = emb_forward_workspace_bytes(m, T, T, &cfg);
+    print_message("workspace formula for 2048 tokens, 2 threads: %zu bytes (%.2f MiB)\n", formula,
+                  formula / 1048576.0);
+    /* h and `a` (6 MiB each) + 2 x (tile, k|v, scores) + blocks: ~18.3 MiB;
+     * was 68 MiB when the FFN activations existed for all tokens */
+    assert_true(formula <= (size_t)19 << 20);
+    size_t base = g_live;
+    g_peak = g_live;
+    g_largest_mapping = 0;
+    assert_int_equal(emb_forward(out, m, &seq, 1, EMB_POOLING_MEAN, &cfg, &err), EMB_OK);
+    size_t extra = g_peak - base;
+    print_message("measured peak extra heap: %zu bytes, largest mapping %zu bytes\n", extra,
+                  g_largest_mapping);
+    assert_true(extra >= formula);
+    assert_true(extra <= formula + 4096);
+    assert_true(g_largest_mapping <= 10 * 1000 * 1000);
+    assert_int_equal(g_live, base);
+    free(ids);
+    free(out);
+    emb_model_destroy(m);
+    free(img);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_peak_heap_512_tokens_nomic_geometry),
+        cmocka_unit_test(test_peak_heap_2048_tokens_two_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
