@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "embed.h"
+#include "ext_interrupt.h"
 #include "ext_registry.h"
 
 /* Inputs larger than this are refused before tokenizing (the model reads at
@@ -90,6 +91,10 @@ static parsed_opts *parse_options(sqlite3_context *ctx, const char *fn, sqlite3_
     }
     if (sqlite3_value_type(v) != SQLITE_TEXT) {
         ext_ctx_error(ctx, "%s: options must be a JSON object as TEXT, e.g. '{\"dims\":256}'", fn);
+        goto end;
+    }
+    if (sqlite3_value_bytes(v) > EMBED_MAX_INPUT_BYTES) { /* before json_each copies it */
+        ext_ctx_error(ctx, "%s: options are %d bytes, maximum %d", fn, sqlite3_value_bytes(v), EMBED_MAX_INPUT_BYTES);
         goto end;
     }
     int rc = sqlite3_prepare_v2(db,
@@ -228,6 +233,8 @@ static float *embed_call(sqlite3_context *ctx, const char *fn, int argc, sqlite3
     float *out = NULL;
     emb_error err;
     emb_error_clear(&err);
+    ext_interrupt interrupt;
+    ext_interrupt_init(&interrupt, sqlite3_context_db_handle(ctx));
 
     int type = sqlite3_value_type(text_v);
     if (type == SQLITE_NULL) {
@@ -266,8 +273,15 @@ static float *embed_call(sqlite3_context *ctx, const char *fn, int argc, sqlite3
         goto end;
     }
     size_t len = (size_t)sqlite3_value_bytes(text_v);
-    if (len > EMBED_MAX_INPUT_BYTES) {
-        ext_ctx_error(ctx, "%s: input is %llu bytes, maximum %d", fn, (unsigned long long)len, EMBED_MAX_INPUT_BYTES);
+    size_t prefix_len = po && po->prefix ? strlen(po->prefix) : 0; /* tokenized with the text */
+    if (len > EMBED_MAX_INPUT_BYTES || prefix_len > EMBED_MAX_INPUT_BYTES - len) {
+        if (prefix_len)
+            ext_ctx_error(ctx, "%s: input is %llu bytes (prefix %llu + text %llu), maximum %d", fn,
+                          (unsigned long long)(len + prefix_len), (unsigned long long)prefix_len,
+                          (unsigned long long)len, EMBED_MAX_INPUT_BYTES);
+        else
+            ext_ctx_error(ctx, "%s: input is %llu bytes, maximum %d", fn, (unsigned long long)len,
+                          EMBED_MAX_INPUT_BYTES);
         goto end;
     }
     if (registry_acquire(model_name, &lease, &err) != EMB_OK) {
@@ -275,8 +289,12 @@ static float *embed_call(sqlite3_context *ctx, const char *fn, int argc, sqlite3
         goto end;
     }
     const emb_model *m = registry_lease_model(lease);
-    emb_embed_opts defaults = emb_embed_opts_default();
-    const emb_embed_opts *opts = po ? &po->opts : &defaults;
+    emb_embed_opts call_opts = po ? po->opts : emb_embed_opts_default();
+    emb_forward_cfg fwd_cfg = call_opts.forward ? *call_opts.forward : (emb_forward_cfg){0};
+    fwd_cfg.cancelled = ext_interrupt_check; /* sqlite3_interrupt stops a long call */
+    fwd_cfg.cancel_ctx = &interrupt;
+    call_opts.forward = &fwd_cfg;
+    const emb_embed_opts *opts = &call_opts;
     uint32_t n_out = emb_embed_out_dims(m, opts);
     if (n_out == 0) {
         ext_ctx_error(ctx, "%s: dims is %u, but model '%s' has %u dimensions", fn, (unsigned)opts->dims,
@@ -292,6 +310,8 @@ static float *embed_call(sqlite3_context *ctx, const char *fn, int argc, sqlite3
     if (emb_embed_texts(out, m, &s, 1, opts, &err) != EMB_OK) {
         if (err.code == EMB_ERR_NOMEM)
             sqlite3_result_error_nomem(ctx);
+        else if (err.code == EMB_ERR_INTERRUPTED)
+            sqlite3_result_error_code(ctx, SQLITE_INTERRUPT);
         else
             ext_ctx_error(ctx, "%s: model '%s': %s%s", fn, registry_lease_name(lease),
                           strncmp(engine_msg(err.msg), "0 ", 2) == 0 ? "the text " : "",
@@ -302,6 +322,7 @@ static float *embed_call(sqlite3_context *ctx, const char *fn, int argc, sqlite3
     }
     *dims = n_out;
 end:
+    ext_interrupt_done(&interrupt);
     if (lease)
         registry_release(lease);
     if (po_fresh) /* last use of po: SQLite may free it at once */

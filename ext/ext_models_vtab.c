@@ -121,6 +121,7 @@ static int mv_update(sqlite3_vtab *vt, int argc, sqlite3_value **argv, sqlite3_i
     emb_error err;
     emb_error_clear(&err);
     if (argc == 1) { /* DELETE */
+        /* A row another connection deleted first is gone, as asked. */
         if (registry_remove(sqlite3_value_int64(argv[0]), &err) != EMB_OK)
             return ext_vtab_error(vt, "embed_models: %s", err.msg);
         return SQLITE_OK;
@@ -141,20 +142,19 @@ static int mv_update(sqlite3_vtab *vt, int argc, sqlite3_value **argv, sqlite3_i
     const char *path = (const char *)sqlite3_value_text(path_v);
     if (!name || !path)
         return SQLITE_NOMEM;
-    if (registry_add(name, path, &err) != EMB_OK) {
+    /* A C string ends at the first NUL: a value with one inside would name
+     * another file (or model) than the one written. */
+    if (strlen(name) != (size_t)sqlite3_value_bytes(name_v))
+        return ext_vtab_error(vt, "embed_models: name contains a NUL byte");
+    if (strlen(path) != (size_t)sqlite3_value_bytes(path_v))
+        return ext_vtab_error(vt, "embed_models: path contains a NUL byte");
+    int64_t id = 0;
+    if (registry_add(name, path, &id, &err) != EMB_OK) {
         if (err.code == EMB_ERR_NOMEM)
             return SQLITE_NOMEM;
         return ext_vtab_error(vt, "embed_models: %s", err.msg);
     }
-    /* The new row's rowid: the registry assigns ids; find it by name. */
-    registry_row *rows = NULL;
-    size_t n = 0;
-    if (registry_snapshot(&rows, &n, &err) == EMB_OK) {
-        for (size_t i = 0; i < n; i++)
-            if (strcmp(rows[i].name, name) == 0)
-                *rowid = rows[i].id;
-        registry_snapshot_free(rows, n);
-    }
+    *rowid = id;
     return SQLITE_OK;
 }
 

@@ -93,6 +93,10 @@ static const emb_tokenizer *call_begin(sqlite3_context *ctx, const char *fn, int
             sqlite3_result_error_nomem(ctx);
             return NULL;
         }
+        if (strlen(name) != (size_t)sqlite3_value_bytes(argv[1])) { /* would name another file */
+            ext_ctx_error(ctx, "%s: model contains a NUL byte", fn);
+            return NULL;
+        }
     }
     tokenizer_source *src = sqlite3_malloc(sizeof *src);
     if (!src) {
@@ -288,6 +292,8 @@ static int tk_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_str
         model = (const char *)sqlite3_value_text(model_v);
         if (!model)
             return SQLITE_NOMEM;
+        if (strlen(model) != (size_t)sqlite3_value_bytes(model_v)) /* would name another file */
+            return ext_vtab_error(vt, "embed_tokens: model contains a NUL byte");
     }
     emb_error err;
     emb_error_clear(&err);

@@ -1,5 +1,7 @@
 #include "ext_tokenizer_source.h"
 
+#include "ext_common.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -22,6 +24,17 @@ emb_code tokenizer_source_open(const char *name_or_path, tokenizer_source *src, 
             *err = reg_err;
         return rc;
     }
+    /* Before SQLite 3.50.0 a CHECK constraint of an untrusted database can
+     * call DIRECTONLY functions (measured: 3.49.2 does, 3.50.0 refuses the
+     * schema). There the path form opens only files named *.gguf, so that a
+     * hostile schema cannot make the host open and describe any other file
+     * (the error of a non-GGUF file names its first bytes). */
+    size_t n = strlen(name_or_path);
+    if (sqlite3_libversion_number() < 3050000 && (n < 5 || strcmp(name_or_path + n - 5, ".gguf") != 0))
+        return emb_error_set(err, EMB_ERR_NOT_FOUND,
+                             "'%s' is not a registered model, and with SQLite %s (older than 3.50.0) a path "
+                             "must name a .gguf file",
+                             name_or_path, sqlite3_libversion());
     gguf_file *f = gguf_open(name_or_path, err);
     if (!f) {
         if (err && err->code == EMB_ERR_IO) {

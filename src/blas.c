@@ -165,8 +165,30 @@ static void load_once(void)
                  why);
 }
 
+/* fork() while another thread is inside sgemm would copy OpenBLAS's
+ * allocator lock, held, into the child, whose first sgemm would then wait
+ * forever. Every call holds this lock shared and fork (pthread_atfork) takes
+ * it exclusively, so a fork happens between calls. Writers are preferred so a
+ * stream of calls on other threads cannot starve a fork; calls never nest. */
+static pthread_rwlock_t g_fork_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
+static pthread_once_t g_fork_once = PTHREAD_ONCE_INIT;
+
+static void fork_prepare(void) { pthread_rwlock_wrlock(&g_fork_lock); }
+static void fork_parent(void) { pthread_rwlock_unlock(&g_fork_lock); }
+
+/* The child's thread is not the writer the lock recorded (another thread id),
+ * so unlocking would not release it: start from a fresh lock (one thread). */
+static void fork_child(void)
+{
+    static const pthread_rwlock_t fresh = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
+    memcpy(&g_fork_lock, &fresh, sizeof fresh);
+}
+
+static void fork_lock_init(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
+
 emb_code emb_blas_init(emb_error *err)
 {
+    pthread_once(&g_fork_once, fork_lock_init);
     pthread_once(&g_once, load_once);
     if (g_blas.code != EMB_OK)
         return emb_error_set(err, g_blas.code, "%s", g_blas.msg);
@@ -199,8 +221,10 @@ void emb_sgemm_nt(float *c, size_t ldc, const float *a, size_t lda, const float 
 {
     if (m == 0 || n == 0)
         return;
+    pthread_rwlock_rdlock(&g_fork_lock);
     g_blas.sgemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_TRANS, (int)m, (int)n, (int)k, 1.0f, a,
                  (int)lda, b, (int)ldb, beta, c, (int)ldc);
+    pthread_rwlock_unlock(&g_fork_lock);
 }
 
 void emb_sgemm_nn(float *c, size_t ldc, const float *a, size_t lda, const float *b, size_t ldb,
@@ -208,6 +232,8 @@ void emb_sgemm_nn(float *c, size_t ldc, const float *a, size_t lda, const float 
 {
     if (m == 0 || n == 0)
         return;
+    pthread_rwlock_rdlock(&g_fork_lock);
     g_blas.sgemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_NO_TRANS, (int)m, (int)n, (int)k, 1.0f, a,
                  (int)lda, b, (int)ldb, beta, c, (int)ldc);
+    pthread_rwlock_unlock(&g_fork_lock);
 }

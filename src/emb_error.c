@@ -37,6 +37,7 @@ const char *emb_code_name(emb_code code)
     case EMB_ERR_NOMEM: return "out of memory";
     case EMB_ERR_BLAS: return "blas";
     case EMB_ERR_INTERNAL: return "internal";
+    case EMB_ERR_INTERRUPTED: return "interrupted";
     }
     return "unknown";
 }

@@ -27,7 +27,8 @@ typedef enum emb_code {
     EMB_ERR_RANGE,       /* argument or input out of the allowed range */
     EMB_ERR_NOMEM,       /* allocation failed                          */
     EMB_ERR_BLAS,        /* OpenBLAS could not be loaded               */
-    EMB_ERR_INTERNAL     /* a broken invariant (a bug), never input    */
+    EMB_ERR_INTERNAL,    /* a broken invariant (a bug), never input    */
+    EMB_ERR_INTERRUPTED  /* the caller's cancel hook asked to stop     */
 } emb_code;
 
 #define EMB_ERROR_MSG_MAX 256

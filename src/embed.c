@@ -184,6 +184,14 @@ emb_code emb_embed_texts(float *out, const emb_model *m, const emb_str *texts, s
                            max_tokens, hp->n_ctx_train, hp->n_ctx_train);
         goto end;
     }
+    size_t longest = hp->n_ctx_train > EMB_EMBED_MAX_TOKENS ? hp->n_ctx_train : EMB_EMBED_MAX_TOKENS;
+    if (max_tokens > longest) {
+        rc = emb_error_set(err, EMB_ERR_RANGE,
+                           "embed: max_tokens %zu exceeds %zu (the larger of the context length %u and "
+                           "%zu: attention time grows with the square of the length)",
+                           max_tokens, longest, hp->n_ctx_train, EMB_EMBED_MAX_TOKENS);
+        goto end;
+    }
     if (n == 0) {
         rc = EMB_OK;
         goto end;
@@ -206,6 +214,10 @@ emb_code emb_embed_texts(float *out, const emb_model *m, const emb_str *texts, s
         goto end;
     }
     for (size_t i = 0; i < n; i++) {
+        if (opts.forward && opts.forward->cancelled && opts.forward->cancelled(opts.forward->cancel_ctx)) {
+            rc = emb_error_set(err, EMB_ERR_INTERRUPTED, "embed: interrupted");
+            goto end;
+        }
         if ((rc = tokenize_one(&tok[i], m, opts.prefix, texts[i], max_tokens, opts.truncate, i,
                                err)) != EMB_OK)
             goto end;
@@ -224,11 +236,32 @@ emb_code emb_embed_texts(float *out, const emb_model *m, const emb_str *texts, s
             goto end;
         first = last;
     }
-    /* nothing can fail from here on: *out is written only on success */
+    /* The weights were read from the file's mapping: if the file changed
+     * while they were (overwritten in place, or cut short: map_guard.h), the
+     * numbers are a mix of two files and must not be returned. */
+    if (emb_model_file_changed(m, NULL)) {
+        rc = emb_error_set(err, EMB_ERR_IO,
+                           "embed: the model file %s changed while it was being read; try again (the "
+                           "new file is loaded by the next call)",
+                           gguf_name(m->file));
+        goto end;
+    }
     for (size_t i = 0; i < n; i++) {
         emb_embed_finish(pooled + i * E, m, &opts);
-        memcpy(out + i * dims, pooled + i * E, dims * sizeof *out);
+        /* A damaged model (weights of NaN or huge values) computes NaN or Inf:
+         * an error, never a vector (and never "-nan" in embed_json). */
+        for (size_t j = 0; j < dims; j++)
+            if (!isfinite(pooled[i * E + j])) {
+                rc = emb_error_set(err, EMB_ERR_MODEL,
+                                   "embed: the model %s computed a non-finite value (%s) for text %zu at "
+                                   "component %zu: its weights are damaged",
+                                   gguf_name(m->file), isnan(pooled[i * E + j]) ? "NaN" : "infinity", i, j);
+                goto end;
+            }
     }
+    /* nothing can fail from here on: *out is written only on success */
+    for (size_t i = 0; i < n; i++)
+        memcpy(out + i * dims, pooled + i * E, dims * sizeof *out);
     rc = EMB_OK;
 end:
     tokenized_free(tok, n);

@@ -44,10 +44,14 @@ typedef struct emb_embed_opts {
     uint32_t max_tokens; /* 0 = context_length; 2 <= max_tokens (<= context_length for bert) */
     bool truncate;       /* true: keep [CLS] + first max-2 pieces + [SEP]; false: error    */
     size_t batch_tokens; /* tokens per forward call; 0 = EMB_EMBED_BATCH_TOKENS            */
-    const emb_forward_cfg *forward; /* forward-pass tuning; NULL = defaults                */
+    const emb_forward_cfg *forward; /* forward-pass tuning and the cancel hook (also asked
+                                       between texts); NULL = defaults              */
 } emb_embed_opts;
 
 #define EMB_EMBED_BATCH_TOKENS ((size_t)512)
+/* max_tokens is at most the larger of the context length and this: nomic's
+ * RoPE runs past its context, but attention costs O(length^2) per layer. */
+#define EMB_EMBED_MAX_TOKENS ((size_t)8192)
 
 /* The defaults: no prefix, full dims, file pooling, normalize, model context,
  * truncate, default batch. */

@@ -894,6 +894,10 @@ emb_code emb_forward(float *out, const emb_model *m, const emb_seq *seqs, size_t
 
     embed_tokens(m, seqs, n_seqs, &ws);
     for (uint32_t l = 0; l < hp->n_layer; l++) {
+        if (cfg && cfg->cancelled && cfg->cancelled(cfg->cancel_ctx)) {
+            rc = emb_error_set(err, EMB_ERR_INTERRUPTED, "forward: interrupted");
+            goto end;
+        }
         const emb_layer *ly = &m->layers[l];
         if (cfg && cfg->willneed)
             advise_layer(ly);

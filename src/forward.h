@@ -56,6 +56,11 @@ typedef struct emb_forward_cfg {
                           at least one row is always used                              */
     size_t attn_rows;  /* query rows per attention block, default EMB_FORWARD_ATTN_ROWS     */
     bool willneed;     /* madvise(MADV_WILLNEED) a layer's weights just before it runs     */
+    /* Asked before every layer, on the thread that called emb_forward (so it
+     * may use that thread's SQLite connection); true stops the pass with
+     * EMB_ERR_INTERRUPTED. NULL = never. */
+    bool (*cancelled)(void *cancel_ctx);
+    void *cancel_ctx;
     size_t threads;    /* threads for this call; 0 = the pool's size (emb_pool_threads)   */
     size_t split_work; /* multiply-adds per thread below which a region is not split;
                           0 = EMB_FORWARD_SPLIT_WORK (tests use 1 to split everything)    */
@@ -124,7 +129,8 @@ size_t emb_forward_workspace_bytes(const emb_model *m, size_t n_tokens, size_t m
  * Every sequence needs >= 1 token, ids < n_vocab, and for bert n <=
  * context_length (learned positions). cfg may be NULL.
  * Errors: EMB_ERR_RANGE (bad input, naming the sequence and token),
- * EMB_ERR_NOMEM, EMB_ERR_BLAS (OpenBLAS cannot be loaded).
+ * EMB_ERR_NOMEM, EMB_ERR_BLAS (OpenBLAS cannot be loaded), EMB_ERR_INTERRUPTED
+ * (cfg->cancelled said so).
  */
 emb_code emb_forward(float *out, const emb_model *m, const emb_seq *seqs, size_t n_seqs,
                      emb_pooling pooling, const emb_forward_cfg *cfg, emb_error *err);

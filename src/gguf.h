@@ -99,6 +99,20 @@ gguf_file *gguf_open_memory(const void *data, size_t size, const char *name, emb
 /* Unmap and free. Accepts NULL. */
 void gguf_close(gguf_file *f);
 
+/*
+ * Whether the file behind a mapped gguf_file changed since gguf_open mapped
+ * it: the mapped inode's size, mtime or ctime differ now (fstat on the
+ * descriptor that was mapped, kept open for this), or a page of the mapping
+ * could not be read because the file shrank under it (map_guard.h), or --
+ * when `path` is given -- `path` now names another file or another version of
+ * it. A `path` that no longer exists is no change: the mapping still holds the
+ * unlinked file, which nobody can modify through that path any more.
+ * Memory images never change. A modification that keeps the size and lands in
+ * the same timestamp tick as the previous write (the kernel's coarse clock,
+ * a few ms) cannot be seen; ctime rules out restored mtimes (cp -p, touch -d).
+ */
+bool gguf_file_changed(const gguf_file *f, const char *path);
+
 const char *gguf_name(const gguf_file *f);       /* path or memory name */
 uint32_t gguf_version(const gguf_file *f);
 uint64_t gguf_file_size(const gguf_file *f);

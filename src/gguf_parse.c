@@ -10,6 +10,7 @@
 #include "gguf.h"
 #include "gguf_private.h"
 #include "ggml_types.h"
+#include "map_guard.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -630,6 +631,8 @@ static gguf_file *file_new(const char *name, emb_error *err)
         return NULL;
     }
     memcpy(f->name, name, len + 1);
+    f->fd = -1;
+    f->guard = -1;
     set_label(f);
     return f;
 }
@@ -642,8 +645,11 @@ void gguf_close(gguf_file *f)
     free(f->kv_by_key);
     free(f->tensors);
     free(f->tensor_by_name);
+    emb_map_guard_remove(f->guard);
     if (f->map)
         munmap(f->map, f->map_len);
+    if (f->fd >= 0)
+        close(f->fd);
     free(f->name);
     free(f);
 }
@@ -722,15 +728,47 @@ gguf_file *gguf_open(const char *path, emb_error *err)
     }
     f->map = map;
     f->map_len = (size_t)st.st_size;
+    f->guard = emb_map_guard_add(map, f->map_len);
+    f->fd = fd; /* closed by gguf_close from here on */
+    fd = -1;
+    f->st = st;
     f->base = map;
     f->size = (uint64_t)st.st_size;
-    if (parse(f, err)) {
-        result = f;
-        f = NULL;
+    bool parsed = parse(f, err);
+    /* A file cut short under the parser reads as zeros (map_guard): whatever
+     * parse() concluded, the reason is the change. */
+    if (gguf_file_changed(f, NULL)) {
+        emb_error_set(err, EMB_ERR_IO, "gguf: %s: the file changed while it was being read", f->label);
+        goto end;
     }
+    if (!parsed)
+        goto end;
+    result = f;
+    f = NULL;
 end:
     if (fd >= 0)
         close(fd);
     gguf_close(f);
     return result;
+}
+
+static bool same_version(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+bool gguf_file_changed(const gguf_file *f, const char *path)
+{
+    if (!f || f->fd < 0)
+        return false;
+    if (emb_map_guard_faulted(f->guard))
+        return true;
+    struct stat now;
+    if (fstat(f->fd, &now) != 0 || !same_version(&f->st, &now))
+        return true;
+    if (path && stat(path, &now) == 0 && !same_version(&f->st, &now))
+        return true;
+    return false;
 }

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "gguf.h"
 
@@ -21,6 +22,9 @@ struct gguf_file {
     uint64_t size;              /* bytes in the image                        */
     void *map;                  /* mmap()ed region, NULL for memory images   */
     size_t map_len;
+    int fd;                     /* the mapped file, kept open to fstat it; -1 for memory images */
+    int guard;                  /* map_guard slot of the mapping, or -1      */
+    struct stat st;             /* fstat(fd) when it was mapped: the identity */
     uint32_t version;
     uint32_t alignment;
     uint64_t data_offset;       /* absolute; may exceed size when there are no tensors */

@@ -566,3 +566,8 @@ const char *emb_pooling_name(emb_pooling p)
     }
     return "?";
 }
+
+bool emb_model_file_changed(const emb_model *m, const char *path)
+{
+    return m && gguf_file_changed(m->file, path);
+}

@@ -94,6 +94,11 @@ emb_model *emb_model_from_gguf(gguf_file *file, emb_error *err);
  * fill *info, then release the file: nothing stays mapped. */
 emb_code emb_model_probe(const char *path, emb_model_info *info, emb_error *err);
 
+/* Whether the model's file changed since it was loaded (gguf_file_changed:
+ * the mapped inode, a page that could not be read, and `path` if given). A
+ * changed model's weights cannot be trusted; load the file again. */
+bool emb_model_file_changed(const emb_model *m, const char *path);
+
 /* Accepts NULL and half-built models. */
 void emb_model_destroy(emb_model *m);
 

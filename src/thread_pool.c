@@ -213,6 +213,13 @@ static bool start_worker(size_t w)
 {
     sigset_t all, old;
     sigfillset(&all);
+    /* Faults are delivered to the thread that faults, and a blocked fault
+     * signal kills the process: keep them deliverable (map_guard's SIGBUS
+     * handler turns a model file cut short under a worker into an error). */
+    sigdelset(&all, SIGBUS);
+    sigdelset(&all, SIGSEGV);
+    sigdelset(&all, SIGFPE);
+    sigdelset(&all, SIGILL);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     g.seen[w] = g.gen;
     int rc = pthread_create(&g.tid[w], NULL, worker_main, (void *)(uintptr_t)w);

@@ -53,8 +53,11 @@
 
 #include "unicode.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #define WORD_MAX_CHARS 100 /* HF max_input_chars_per_word */
 #define PENDING_CAP (WORD_MAX_CHARS + 1)
@@ -85,6 +88,9 @@ struct emb_tokenizer {
     vocab_entry *entries;
     hash_slot *slots;
     size_t mask; /* slot count - 1 (a power of two minus one)      */
+    uint64_t seed; /* random per tokenizer: a vocabulary crafted so that its
+                      keys collide (hours of linear probing) cannot be built
+                      without knowing it */
     size_t max_key_len[2];
     emb_special_ids special;
 };
@@ -103,9 +109,23 @@ static uint64_t mix64(uint64_t h)
     return h;
 }
 
-static uint64_t hash_key(enum key_space space, const uint8_t *p, size_t n)
+/* A secret for one table: getrandom, or (no entropy available, e.g. early
+ * boot) the clock and addresses, which still differ per process. */
+static uint64_t hash_seed(const void *salt)
 {
-    uint64_t h = (space == KEY_INITIAL ? 0x243f6a8885a308d3ULL : 0x13198a2e03707344ULL)
+    uint64_t s = 0;
+    if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        s = (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 32 ^ (uint64_t)(uintptr_t)salt ^
+            (uint64_t)(uintptr_t)&s;
+    }
+    return mix64(s);
+}
+
+static uint64_t hash_key(uint64_t seed, enum key_space space, const uint8_t *p, size_t n)
+{
+    uint64_t h = seed ^ (space == KEY_INITIAL ? 0x243f6a8885a308d3ULL : 0x13198a2e03707344ULL)
                ^ ((uint64_t)n * 0x9e3779b97f4a7c15ULL);
     while (n >= 8) {
         uint64_t v;
@@ -145,7 +165,7 @@ static int bytes_equal(const uint8_t *a, const uint8_t *b, size_t n)
 /* Id of the piece (space, p[0..n)), or -1. */
 static int32_t vocab_lookup(const emb_tokenizer *tok, enum key_space space, const uint8_t *p, size_t n)
 {
-    uint64_t h = hash_key(space, p, n);
+    uint64_t h = hash_key(tok->seed, space, p, n);
     size_t i = (size_t)h & tok->mask;
     for (;;) {
         const hash_slot *s = &tok->slots[i];
@@ -249,6 +269,7 @@ emb_tokenizer *emb_tokenizer_create(const emb_str *tokens, size_t n_tokens,
     tok->n_tokens = n_tokens;
     tok->special = *sp;
     tok->mask = n_slots - 1;
+    tok->seed = hash_seed(tok);
     tok->arena = malloc(arena_size + 1);
     tok->entries = malloc(n_tokens * sizeof *tok->entries);
     tok->slots = malloc(n_slots * sizeof *tok->slots);
@@ -280,7 +301,7 @@ emb_tokenizer *emb_tokenizer_create(const emb_str *tokens, size_t n_tokens,
          * (words hold at most 400 bytes). */
         if (key_len > UINT16_MAX || vocab_lookup(tok, e->space, key, key_len) >= 0)
             continue;
-        uint64_t h = hash_key(e->space, key, key_len);
+        uint64_t h = hash_key(tok->seed, e->space, key, key_len);
         size_t j = (size_t)h & tok->mask;
         while (tok->slots[j].id >= 0)
             j = (j + 1) & tok->mask;

@@ -5,7 +5,9 @@
 #      scripts through the sqlite3 shell
 #   2. ASan + UBSan build (clang, so clang warnings fail the build too) + the
 #      same tests
-#   3. the Node tests (Python tests run inside ctest in step 1)
+#   3. ThreadSanitizer build (clang) of the extension + the host thread test
+#      (8 threads embedding while others register, unload, delete)
+#   4. the Node tests (Python tests run inside ctest in step 1)
 # Dependencies: tools/install-deps.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +25,13 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DEMBED_SANITIZE=ON -DEMBED_TE
 cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j"$jobs"
+
+echo "== ThreadSanitizer build (clang): host thread test =="
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DEMBED_TSAN=ON -DEMBED_TESTS=ON -DCMAKE_C_COMPILER=clang \
+  -DEMBED_FIXTURES_DIR="$PWD/build/fixtures" >/dev/null
+cmake --build build-tsan -j"$jobs" --target embed test_host_threads
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 HOST_TEST_ROUNDS=3 \
+  ctest --test-dir build-tsan -R 'gen_models|test_host_threads' --output-on-failure
 
 if [ -f tests/node/package.json ]; then
   echo "== Node tests =="

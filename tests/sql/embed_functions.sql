@@ -10,7 +10,7 @@ SELECT embed(NULL) IS NULL AS null_in_null_out;
 INSERT INTO embed_models(name, path) VALUES ('bert', 'models/tiny-bert-F32.gguf');
 INSERT INTO embed_models(name, path) VALUES ('nomic', 'models/tiny-nomic-Q4_K.gguf');
 SELECT name, path, arch, n_embd, n_layer, n_ctx, n_vocab, pooling, loaded FROM embed_models;
--- registering is lazy: nothing is loaded until the first embed()
+-- registering loads and validates the file and keeps it for the first embed() (mapped, no weight read)
 SELECT length(embed('hello world')) AS bytes_default_model, length(embed('nomic', 'hello')) AS bytes_nomic;
 SELECT name, loaded FROM embed_models;
 SELECT embed_unload('nomic') AS was_loaded, embed_unload('nomic') AS again;

@@ -1,0 +1,18 @@
+# Host tests: small C programs (tests/host/test_host_*.c) that link the
+# system SQLite and load the built extension as an application does: files
+# changing under a loaded model, threads, fork, interrupts, load/close cycles.
+find_package(SQLite3 REQUIRED)
+add_library(embed_host_support STATIC ${CMAKE_SOURCE_DIR}/tests/host/host.c)
+target_link_libraries(embed_host_support PUBLIC SQLite::SQLite3 Threads::Threads m)
+file(GLOB EMBED_HOST_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/host/test_host_*.c)
+foreach(t ${EMBED_HOST_TESTS})
+  get_filename_component(name ${t} NAME_WE)
+  add_executable(${name} ${t})
+  target_link_libraries(${name} PRIVATE embed_host_support)
+  add_dependencies(${name} embed)
+  add_test(NAME ${name} COMMAND ${name})
+  set_tests_properties(${name} PROPERTIES
+    FIXTURES_REQUIRED "models"
+    TIMEOUT 300
+    ENVIRONMENT "EMBED_EXT=$<TARGET_FILE:embed>;EMBED_FIXTURES_DIR=${EMBED_FIXTURES_DIR}")
+endforeach()

@@ -1,0 +1,138 @@
+/*
+ * sqlite3_interrupt stops a long embed() promptly with SQLITE_INTERRUPT (the
+ * engine asks between layers), on this host's SQLite whatever its version
+ * (3.40 has no sqlite3_is_interrupted; see ext/ext_interrupt.h). Leaks are
+ * checked by the ASan build of this test. Work is bounded before it starts:
+ * max_tokens beyond max(context, 8192) and a prefix that takes the input
+ * over 16 MB are errors.
+ */
+#include "host.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct job {
+    sqlite3 *db;
+    const char *model;
+    const char *text;
+    const char *options;
+    int rc;
+    double cpu;
+    atomic_bool done;
+} job;
+
+static double process_cpu(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void *run(void *arg)
+{
+    job *j = arg;
+    sqlite3_stmt *st;
+    CHECK(sqlite3_prepare_v2(j->db, "SELECT length(embed(?1, ?2, ?3))", -1, &st, NULL) == SQLITE_OK);
+    sqlite3_bind_text(st, 1, j->model, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, j->text, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, j->options, -1, SQLITE_STATIC);
+    double t0 = process_cpu();
+    j->rc = sqlite3_step(st);
+    j->cpu = process_cpu() - t0;
+    sqlite3_finalize(st);
+    atomic_store(&j->done, true);
+    return NULL;
+}
+
+/* Runs the job; with interrupt_after_cpu >= 0, interrupts once that much
+ * process CPU time has been spent (and keeps interrupting until it ends). */
+static void run_job(job *j, double interrupt_after_cpu)
+{
+    pthread_t t;
+    atomic_store(&j->done, false);
+    double t0 = process_cpu();
+    CHECK(pthread_create(&t, NULL, run, j) == 0);
+    struct timespec tick = {0, 2000000};
+    while (!atomic_load(&j->done)) {
+        if (interrupt_after_cpu >= 0 && process_cpu() - t0 >= interrupt_after_cpu)
+            sqlite3_interrupt(j->db);
+        nanosleep(&tick, NULL);
+    }
+    pthread_join(t, NULL);
+}
+
+static char *words(int n)
+{
+    char *s = malloc((size_t)n * 12 + 1);
+    CHECK(s);
+    size_t at = 0;
+    for (int i = 0; i < n; i++)
+        at += (size_t)sprintf(s + at, "word%d ", i % 700);
+    return s;
+}
+
+int main(void)
+{
+    sqlite3 *db = host_open();
+    char sql[1200];
+    snprintf(sql, sizeof sql, "INSERT INTO embed_models(name, path) VALUES ('minilm', '%s'), ('nomic', '%s')",
+             host_model("all-MiniLM-L6-v2.f32.gguf"), host_model("tiny-nomic-F16.gguf"));
+    host_exec_ok(db, sql);
+    printf("host SQLite %s\n", sqlite3_libversion());
+
+    /* MiniLM, 512 tokens, 6 layers: the whole call, then one interrupted
+     * after a sixth of its CPU time must stop well before the end. */
+    char *text = words(600);
+    job full = {db, "minilm", text, NULL, 0, 0, false};
+    run_job(&full, -1);
+    CHECK(full.rc == SQLITE_ROW);
+    job cut = {db, "minilm", text, NULL, 0, 0, false};
+    run_job(&cut, full.cpu / 6);
+    printf("minilm 512 tokens: %.3f s CPU whole, %.3f s CPU interrupted\n", full.cpu, cut.cpu);
+    CHECK(cut.rc == SQLITE_INTERRUPT);
+    CHECK(cut.cpu < full.cpu * 0.75);
+    CHECK(strstr(sqlite3_errmsg(db), "interrupt"));
+
+    /* nomic, 2048 tokens. */
+    free(text);
+    text = words(2100);
+    job nomic = {db, "nomic", text, NULL, 0, 0, false};
+    run_job(&nomic, 0.01);
+    CHECK(nomic.rc == SQLITE_INTERRUPT);
+    printf("nomic 2048 tokens interrupted after %.3f s CPU\n", nomic.cpu);
+
+    /* Bounded work: refused before any work is done. */
+    char *err = NULL;
+    float v[384];
+    CHECK(host_embed(db, "nomic", "x", "{\"max_tokens\":1000000}", v, 384, &err) < 0);
+    CHECK(strstr(err, "max_tokens 1000000 exceeds 8192"));
+    sqlite3_free(err);
+    err = NULL;
+    size_t prefix = (16u << 20) - 64; /* the options stay under 16 MB, prefix + text do not */
+    char *opts = malloc(prefix + 32);
+    CHECK(opts);
+    strcpy(opts, "{\"prefix\":\"");
+    memset(opts + 11, 'p', prefix);
+    strcpy(opts + 11 + prefix, "\"}");
+    char short_text[101];
+    memset(short_text, 't', 100);
+    short_text[100] = '\0';
+    CHECK(host_embed(db, "nomic", short_text, opts, v, 384, &err) < 0);
+    CHECK(strstr(err, "prefix 16777152 + text 100), maximum 16777216"));
+    sqlite3_free(err);
+    free(opts);
+
+    /* The connection works normally afterwards. */
+    job again = {db, "minilm", "after the interrupt", NULL, 0, 0, false};
+    run_job(&again, -1);
+    CHECK(again.rc == SQLITE_ROW);
+    free(text);
+    sqlite3_close(db);
+    printf("test_host_interrupt: ok\n");
+    return 0;
+}
