@@ -176,7 +176,7 @@ def test_errors(vocab_path):
                                 "'{\"max_tokens\":4}');")
     assert rc != 0 and "the word at byte 0 has more than 2 pieces" in err, err
     rc, out, err = run_sql(EXT, "SELECT * FROM embed_chunks('nope', 'text');")
-    assert rc != 0 and "'nope' is neither a registered model nor a readable GGUF file" in err, err
+    assert rc != 0 and "'nope' is not a registered model" in err, err
     rc, out, err = run_sql(EXT, f"SELECT count(*) AS n FROM embed_chunks({sql_str(vocab_path)}, NULL, "
                                 "'{\"max_tokens\":8}');")
     assert rc == 0 and json.loads(out) == [{"n": 0}], err
