@@ -78,7 +78,7 @@ def ours_vectors_and_ids(ext, model, texts, tmp):
 INSERT INTO embed_models(name, path) VALUES ('m', {sql_quote(model)});
 .mode list
 .separator "\\t"
-SELECT id, embed_tokenize(t, 'm'), embed_json('m', t) FROM texts ORDER BY id;
+SELECT id, embed_tokenize('m', t), embed_json('m', t) FROM texts ORDER BY id;
 """)
     vecs, ids = [], []
     for line in out.splitlines():
@@ -166,7 +166,7 @@ def crosscheck(args):
 INSERT INTO embed_models(name, path) VALUES ('m', {sql_quote(model)});
 .mode list
 SELECT n_ctx FROM embed_models WHERE name = 'm';
-SELECT embed_token_count(t, 'm') FROM texts ORDER BY id;
+SELECT embed_token_count('m', t) FROM texts ORDER BY id;
 """).split()
             ctx, counts = int(out[0]), [int(x) for x in out[1:]]
             texts = [t for t, c in zip(TEXTS, counts) if c <= min(ctx, 512)]

@@ -33,6 +33,12 @@ int ext_vtab_error(sqlite3_vtab *vtab, const char *fmt, ...)
 #endif
     ;
 
+/* Finish `s` and make it the function's TEXT result (SQLite frees it); an
+ * empty string is the empty text. On out-of-memory (while appending or now)
+ * the result is SQLite's no-memory error and SQLITE_NOMEM is returned (an
+ * xColumn can return it as is), else SQLITE_OK. Always consumes `s`. */
+int ext_result_str(sqlite3_context *ctx, sqlite3_str *s);
+
 /* A growable sqlite3_str-backed JSON writer helper: append `s[0..n)` as a
  * JSON string literal (quotes, escapes, invalid UTF-8 -> U+FFFD). */
 void ext_json_append_string(sqlite3_str *out, const char *s, size_t n);

@@ -35,11 +35,13 @@
 /* Arrays longer than this are listed by their first elements only. */
 #define METADATA_ARRAY_PREVIEW 16
 
-enum tensor_col {
-    TCOL_NAME, TCOL_TYPE, TCOL_N_DIMS, TCOL_NE0, TCOL_NE1, TCOL_NE2, TCOL_NE3,
-    TCOL_SHAPE, TCOL_N_ELEMENTS, TCOL_N_BYTES, TCOL_OFFSET, TCOL_PATH
+enum tensors_col {
+    TENSORS_COL_NAME, TENSORS_COL_TYPE, TENSORS_COL_N_DIMS, TENSORS_COL_NE0, TENSORS_COL_NE1, TENSORS_COL_NE2, TENSORS_COL_NE3,
+    TENSORS_COL_SHAPE, TENSORS_COL_N_ELEMENTS, TENSORS_COL_N_BYTES, TENSORS_COL_OFFSET, TENSORS_COL_PATH
 };
-enum meta_col { MCOL_KEY, MCOL_TYPE, MCOL_VALUE, MCOL_N_ELEMENTS, MCOL_PATH };
+enum metadata_col {
+    METADATA_COL_KEY, METADATA_COL_TYPE, METADATA_COL_VALUE, METADATA_COL_N_ELEMENTS, METADATA_COL_PATH
+};
 
 /* What distinguishes the two tables; everything else is shared. */
 typedef struct gguf_vtab_kind {
@@ -70,38 +72,33 @@ static int tensors_column(sqlite3_context *ctx, const gguf_file *f, size_t row, 
 {
     const gguf_tensor *t = gguf_tensor_at(f, row);
     switch (col) {
-    case TCOL_NAME:
+    case TENSORS_COL_NAME:
         sqlite3_result_text(ctx, t->name.ptr, (int)t->name.len, SQLITE_TRANSIENT);
         break;
-    case TCOL_TYPE:
+    case TENSORS_COL_TYPE:
         sqlite3_result_text(ctx, ggml_type_name(t->type), -1, SQLITE_STATIC);
         break;
-    case TCOL_N_DIMS:
+    case TENSORS_COL_N_DIMS:
         sqlite3_result_int(ctx, (int)t->n_dims);
         break;
-    case TCOL_NE0: case TCOL_NE1: case TCOL_NE2: case TCOL_NE3:
-        sqlite3_result_int64(ctx, t->ne[col - TCOL_NE0]);
+    case TENSORS_COL_NE0: case TENSORS_COL_NE1: case TENSORS_COL_NE2: case TENSORS_COL_NE3:
+        sqlite3_result_int64(ctx, t->ne[col - TENSORS_COL_NE0]);
         break;
-    case TCOL_SHAPE: {
+    case TENSORS_COL_SHAPE: {
         sqlite3_str *s = sqlite3_str_new(NULL);
         sqlite3_str_appendchar(s, 1, '[');
         for (uint32_t d = 0; d < t->n_dims; d++)
             sqlite3_str_appendf(s, d ? ",%lld" : "%lld", (long long)t->ne[d]);
         sqlite3_str_appendchar(s, 1, ']');
-        int len = sqlite3_str_length(s);
-        char *json = sqlite3_str_finish(s);
-        if (!json)
-            return SQLITE_NOMEM;
-        sqlite3_result_text(ctx, json, len, sqlite3_free);
-        break;
+        return ext_result_str(ctx, s);
     }
-    case TCOL_N_ELEMENTS:
+    case TENSORS_COL_N_ELEMENTS:
         sqlite3_result_int64(ctx, (sqlite3_int64)t->n_elements);
         break;
-    case TCOL_N_BYTES:
+    case TENSORS_COL_N_BYTES:
         sqlite3_result_int64(ctx, (sqlite3_int64)t->n_bytes);
         break;
-    case TCOL_OFFSET:
+    case TENSORS_COL_OFFSET:
         sqlite3_result_int64(ctx, (sqlite3_int64)t->abs_offset);
         break;
     }
@@ -202,12 +199,7 @@ static int metadata_value(sqlite3_context *ctx, const gguf_kv *kv)
             }
         }
         sqlite3_str_appendchar(s, 1, ']');
-        int len = sqlite3_str_length(s);
-        char *json = sqlite3_str_finish(s);
-        if (!json)
-            return SQLITE_NOMEM;
-        sqlite3_result_text(ctx, json, len, sqlite3_free);
-        return SQLITE_OK;
+        return ext_result_str(ctx, s);
     }
     case GGUF_TYPE_BOOL:
         sqlite3_result_int(ctx, kv->data[0] != 0);
@@ -225,10 +217,10 @@ static int metadata_column(sqlite3_context *ctx, const gguf_file *f, size_t row,
 {
     const gguf_kv *kv = gguf_kv_at(f, row);
     switch (col) {
-    case MCOL_KEY:
+    case METADATA_COL_KEY:
         sqlite3_result_text(ctx, kv->key.ptr, (int)kv->key.len, SQLITE_TRANSIENT);
         return SQLITE_OK;
-    case MCOL_TYPE:
+    case METADATA_COL_TYPE:
         if (kv->type == GGUF_TYPE_ARRAY) {
             char *t = sqlite3_mprintf("ARRAY[%s]", gguf_value_type_name(kv->arr_type));
             if (!t)
@@ -238,9 +230,9 @@ static int metadata_column(sqlite3_context *ctx, const gguf_file *f, size_t row,
             sqlite3_result_text(ctx, gguf_value_type_name(kv->type), -1, SQLITE_STATIC);
         }
         return SQLITE_OK;
-    case MCOL_VALUE:
+    case METADATA_COL_VALUE:
         return metadata_value(ctx, kv);
-    case MCOL_N_ELEMENTS:
+    case METADATA_COL_N_ELEMENTS:
         sqlite3_result_int64(ctx, kv->type == GGUF_TYPE_ARRAY ? (sqlite3_int64)kv->arr_count : 1);
         return SQLITE_OK;
     }
@@ -252,16 +244,16 @@ static const gguf_vtab_kind TENSORS_KIND = {
     "CREATE TABLE x(name TEXT, type TEXT, n_dims INTEGER, ne0 INTEGER, ne1 INTEGER,"
     " ne2 INTEGER, ne3 INTEGER, shape TEXT, n_elements INTEGER, n_bytes INTEGER,"
     " offset INTEGER, path HIDDEN)",
-    TCOL_PATH, tensors_n_rows, tensors_column};
+    TENSORS_COL_PATH, tensors_n_rows, tensors_column};
 
 static const gguf_vtab_kind METADATA_KIND = {
     "gguf_metadata",
     "CREATE TABLE x(key TEXT, type TEXT, value, n_elements INTEGER, path HIDDEN)",
-    MCOL_PATH, metadata_n_rows, metadata_column};
+    METADATA_COL_PATH, metadata_n_rows, metadata_column};
 
 /* ---- shared virtual-table plumbing -------------------------------------- */
 
-static int gv_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
+static int gguf_vtab_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
                       sqlite3_vtab **out, char **err)
 {
     (void)argc; (void)argv; (void)err;
@@ -276,7 +268,7 @@ static int gv_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
  * idxNum 0: no path constraint at all; xFilter reports the usage error.
  * An unusable path constraint (a join order that cannot supply it yet) is
  * refused with SQLITE_CONSTRAINT so the planner picks another order. */
-static int gv_best_index(sqlite3_vtab *vtab, sqlite3_index_info *info)
+static int gguf_vtab_best_index(sqlite3_vtab *vtab, sqlite3_index_info *info)
 {
     const gguf_vtab *vt = (const gguf_vtab *)vtab;
     int path_idx = -1;
@@ -305,13 +297,13 @@ static int gv_best_index(sqlite3_vtab *vtab, sqlite3_index_info *info)
     return SQLITE_OK;
 }
 
-static int gv_open(sqlite3_vtab *vtab, sqlite3_vtab_cursor **out)
+static int gguf_vtab_open(sqlite3_vtab *vtab, sqlite3_vtab_cursor **out)
 {
     (void)vtab;
     return ext_cursor_alloc(sizeof(gguf_cursor), out);
 }
 
-static int gv_close(sqlite3_vtab_cursor *base)
+static int gguf_vtab_close(sqlite3_vtab_cursor *base)
 {
     gguf_cursor *cur = (gguf_cursor *)base;
     gguf_close(cur->file);
@@ -319,7 +311,7 @@ static int gv_close(sqlite3_vtab_cursor *base)
     return SQLITE_OK;
 }
 
-static int gv_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_str,
+static int gguf_vtab_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_str,
                      int argc, sqlite3_value **argv)
 {
     (void)idx_str;
@@ -351,19 +343,19 @@ static int gv_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_str
     return SQLITE_OK;
 }
 
-static int gv_next(sqlite3_vtab_cursor *base)
+static int gguf_vtab_next(sqlite3_vtab_cursor *base)
 {
     ((gguf_cursor *)base)->row++;
     return SQLITE_OK;
 }
 
-static int gv_eof(sqlite3_vtab_cursor *base)
+static int gguf_vtab_eof(sqlite3_vtab_cursor *base)
 {
     const gguf_cursor *cur = (const gguf_cursor *)base;
     return cur->file == NULL || cur->row >= cur->n_rows;
 }
 
-static int gv_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int col)
+static int gguf_vtab_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int col)
 {
     const gguf_cursor *cur = (const gguf_cursor *)base;
     const gguf_vtab *vt = (const gguf_vtab *)base->pVtab;
@@ -374,7 +366,7 @@ static int gv_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int col)
     return vt->kind->column(ctx, cur->file, cur->row, col);
 }
 
-static int gv_rowid(sqlite3_vtab_cursor *base, sqlite3_int64 *rowid)
+static int gguf_vtab_rowid(sqlite3_vtab_cursor *base, sqlite3_int64 *rowid)
 {
     *rowid = (sqlite3_int64)((const gguf_cursor *)base)->row;
     return SQLITE_OK;
@@ -383,17 +375,17 @@ static int gv_rowid(sqlite3_vtab_cursor *base, sqlite3_int64 *rowid)
 static const sqlite3_module GGUF_MODULE = {
     .iVersion = 0,
     .xCreate = NULL, /* eponymous only */
-    .xConnect = gv_connect,
-    .xBestIndex = gv_best_index,
+    .xConnect = gguf_vtab_connect,
+    .xBestIndex = gguf_vtab_best_index,
     .xDisconnect = ext_vtab_free,
     .xDestroy = ext_vtab_free,
-    .xOpen = gv_open,
-    .xClose = gv_close,
-    .xFilter = gv_filter,
-    .xNext = gv_next,
-    .xEof = gv_eof,
-    .xColumn = gv_column,
-    .xRowid = gv_rowid,
+    .xOpen = gguf_vtab_open,
+    .xClose = gguf_vtab_close,
+    .xFilter = gguf_vtab_filter,
+    .xNext = gguf_vtab_next,
+    .xEof = gguf_vtab_eof,
+    .xColumn = gguf_vtab_column,
+    .xRowid = gguf_vtab_rowid,
 };
 
 int ext_register_gguf_vtabs(sqlite3 *db)

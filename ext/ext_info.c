@@ -19,7 +19,7 @@ static void fn_embed_version(sqlite3_context *ctx, int argc, sqlite3_value **arg
     sqlite3_result_text(ctx, "v" EMBED_VERSION, -1, SQLITE_STATIC);
 }
 
-/* One "key: value" line per fact. Loads OpenBLAS (that is the point: it
+/* One "key: value" line per fact, no newline after the last. Loads OpenBLAS (that is the point: it
  * reports the kernels OpenBLAS actually selected). */
 static void fn_embed_debug(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
@@ -47,19 +47,11 @@ static void fn_embed_debug(sqlite3_context *ctx, int argc, sqlite3_value **argv)
                                 st.coretype && st.coretype[0] ? st.coretype : "none",
                                 st.coretype_set_by_us ? "chosen by sqlite-embed from CPUID"
                                 : st.coretype && st.coretype[0] ? "set by the user" : "OpenBLAS decides");
-        sqlite3_str_appendf(s, "blas threads: %d\n", st.n_threads);
+        sqlite3_str_appendf(s, "blas threads: %d", st.n_threads);
     } else {
-        sqlite3_str_appendf(s, "blas: not available: %s\n", err.msg);
+        sqlite3_str_appendf(s, "blas: not available: %s", err.msg);
     }
-    int n = sqlite3_str_length(s);
-    char *text = sqlite3_str_finish(s);
-    if (!text) {
-        sqlite3_result_error_nomem(ctx);
-        return;
-    }
-    if (n > 0 && text[n - 1] == '\n')
-        n--;
-    sqlite3_result_text(ctx, text, n, sqlite3_free);
+    ext_result_str(ctx, s);
 }
 
 /* embed_threads(n): the engine's thread pool size for the whole process

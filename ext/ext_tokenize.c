@@ -1,12 +1,13 @@
 /*
  * Tokenizer functions.
  *
- *   embed_tokenize(text [, model])     -> JSON array of token ids, with [CLS] and [SEP]
- *   embed_token_count(text [, model])  -> number of tokens, with [CLS] and [SEP]
- *   SELECT i, id, piece, start, "end" FROM embed_tokens(text [, model])
+ *   embed_tokenize([model,] text)     -> JSON array of token ids, with [CLS] and [SEP]
+ *   embed_token_count([model,] text)  -> number of tokens, with [CLS] and [SEP]
+ *   SELECT i, id, piece, start, "end" FROM embed_tokens([model,] text)
  *
- * `model` is a registered model name or a GGUF file path (a vocab-only file
- * is enough); without it the default model is used. Nothing is truncated
+ * The model comes first, as in embed(model, text). `model` is a registered
+ * model name or a GGUF file path (a vocab-only file is enough); without it,
+ * or when it is NULL, the default model is used. Nothing is truncated
  * here: these show exactly what the tokenizer makes of the text (embed()
  * truncates to the model's context). start/end are byte offsets into the
  * UTF-8 text; [CLS] and [SEP] have empty spans at its start and end.
@@ -62,6 +63,10 @@ static void source_destroy(void *p)
     sqlite3_free(p);
 }
 
+/* Argument positions of the scalar functions: (text) or (model, text). */
+#define MODEL_ARG 0
+static int text_arg(int argc) { return argc - 1; }
+
 /* The tokenizer for this call. A source resolved from a model argument is
  * handed to SQLite as auxdata when the call ends (call_end), so a statement
  * resolves (and, for a path, reads) it once; SQLite forbids touching auxdata
@@ -79,21 +84,21 @@ static const emb_tokenizer *call_begin(sqlite3_context *ctx, const char *fn, int
     emb_error_clear(&err);
     ct->fresh = false;
     ct->named = false;
-    ct->src = argc >= 2 ? sqlite3_get_auxdata(ctx, 1) : NULL;
+    ct->src = argc >= 2 ? sqlite3_get_auxdata(ctx, MODEL_ARG) : NULL;
     if (ct->src)
         return ct->src->tok;
     const char *name = NULL;
-    if (argc >= 2 && sqlite3_value_type(argv[1]) != SQLITE_NULL) {
-        if (sqlite3_value_type(argv[1]) != SQLITE_TEXT) {
+    if (argc >= 2 && sqlite3_value_type(argv[MODEL_ARG]) != SQLITE_NULL) {
+        if (sqlite3_value_type(argv[MODEL_ARG]) != SQLITE_TEXT) {
             ext_ctx_error(ctx, "%s: model must be a registered model name or a GGUF path (TEXT)", fn);
             return NULL;
         }
-        name = (const char *)sqlite3_value_text(argv[1]);
+        name = (const char *)sqlite3_value_text(argv[MODEL_ARG]);
         if (!name) {
             sqlite3_result_error_nomem(ctx);
             return NULL;
         }
-        if (strlen(name) != (size_t)sqlite3_value_bytes(argv[1])) { /* would name another file */
+        if (strlen(name) != (size_t)sqlite3_value_bytes(argv[MODEL_ARG])) { /* would name another file */
             ext_ctx_error(ctx, "%s: model contains a NUL byte", fn);
             return NULL;
         }
@@ -120,14 +125,14 @@ static void call_end(sqlite3_context *ctx, int argc, call_tokenizer *ct)
         return;
     /* Only a named model is cached: the default model can change between rows. */
     if (argc >= 2 && ct->named)
-        sqlite3_set_auxdata(ctx, 1, ct->src, source_destroy);
+        sqlite3_set_auxdata(ctx, MODEL_ARG, ct->src, source_destroy);
     else
         source_destroy(ct->src);
     ct->src = NULL;
     ct->fresh = false;
 }
 
-/* Tokenize argv[0] into *list; returns false with the error set (or NULL
+/* Tokenize the text argument into *list; returns false with the error set (or NULL
  * result for NULL text). */
 static bool tokenize_call(sqlite3_context *ctx, const char *fn, int argc, sqlite3_value **argv,
                           emb_token_list *list, call_tokenizer *ct)
@@ -137,7 +142,7 @@ static bool tokenize_call(sqlite3_context *ctx, const char *fn, int argc, sqlite
     ct->src = NULL;
     ct->fresh = false;
     ct->named = false;
-    if (!read_text_arg(ctx, fn, argv[0], &text, &len))
+    if (!read_text_arg(ctx, fn, argv[text_arg(argc)], &text, &len))
         return false;
     const emb_tokenizer *tok = call_begin(ctx, fn, argc, argv, ct);
     if (!tok)
@@ -164,12 +169,7 @@ static void fn_embed_tokenize(sqlite3_context *ctx, int argc, sqlite3_value **ar
         for (size_t i = 0; i < list.n; i++)
             sqlite3_str_appendf(s, i ? ",%d" : "%d", (int)list.v[i].id);
         sqlite3_str_appendchar(s, 1, ']');
-        int n = sqlite3_str_length(s);
-        char *json = sqlite3_str_finish(s);
-        if (json)
-            sqlite3_result_text(ctx, json, n, sqlite3_free);
-        else
-            sqlite3_result_error_nomem(ctx);
+        ext_result_str(ctx, s);
     }
     emb_token_list_free(&list);
     call_end(ctx, argc, &ct);
@@ -185,9 +185,17 @@ static void fn_embed_token_count(sqlite3_context *ctx, int argc, sqlite3_value *
     call_end(ctx, argc, &ct);
 }
 
-/* ---- embed_tokens(text [, model]) ---------------------------------------- */
+/* ---- embed_tokens([model,] text) ----------------------------------------- */
 
-enum { TKCOL_I, TKCOL_ID, TKCOL_PIECE, TKCOL_START, TKCOL_END, TKCOL_TEXT, TKCOL_MODEL };
+/* The hidden columns are the table-valued function's arguments, in order:
+ * embed_tokens(a) constrains only the first one, embed_tokens(a, b) both.
+ * So the first hidden column is the model when both are given and the text
+ * when it is alone (the one-argument form, default model), as for
+ * embed_tokenize. */
+enum tokens_col {
+    TOKENS_COL_I, TOKENS_COL_ID, TOKENS_COL_PIECE, TOKENS_COL_START, TOKENS_COL_END, TOKENS_COL_MODEL,
+    TOKENS_COL_TEXT
+};
 
 typedef struct tokens_cursor {
     sqlite3_vtab_cursor base;
@@ -196,85 +204,89 @@ typedef struct tokens_cursor {
     size_t i;
 } tokens_cursor;
 
-static int tk_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
+static int tokens_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
                       sqlite3_vtab **out, char **err)
 {
     (void)aux; (void)argc; (void)argv; (void)err;
     return ext_vtab_connect(db,
         "CREATE TABLE x(i INTEGER, id INTEGER, piece TEXT, start INTEGER, \"end\" INTEGER,"
-        " text HIDDEN, model HIDDEN)",
+        " model HIDDEN, text HIDDEN)",
         sizeof(sqlite3_vtab), out);
 }
 
-/* idxNum bit 1: text given (argv[0]); bit 2: model given (next argv). */
-static int tk_best_index(sqlite3_vtab *vt, sqlite3_index_info *info)
+/* idxNum bit 1: first argument given (argv[0]); bit 2: second argument
+ * given (next argv). */
+static int tokens_best_index(sqlite3_vtab *vt, sqlite3_index_info *info)
 {
     (void)vt;
-    int text_i = -1, model_i = -1;
+    int first_i = -1, second_i = -1;
     bool unusable = false;
     for (int i = 0; i < info->nConstraint; i++) {
         const struct sqlite3_index_constraint *c = &info->aConstraint[i];
-        if (c->op != SQLITE_INDEX_CONSTRAINT_EQ || (c->iColumn != TKCOL_TEXT && c->iColumn != TKCOL_MODEL))
+        if (c->op != SQLITE_INDEX_CONSTRAINT_EQ || (c->iColumn != TOKENS_COL_MODEL && c->iColumn != TOKENS_COL_TEXT))
             continue;
         if (!c->usable) {
             unusable = true;
             continue;
         }
-        if (c->iColumn == TKCOL_TEXT)
-            text_i = i;
+        if (c->iColumn == TOKENS_COL_MODEL)
+            first_i = i;
         else
-            model_i = i;
+            second_i = i;
     }
     if (unusable)
         return SQLITE_CONSTRAINT;
     int argv_i = 1;
     info->idxNum = 0;
-    if (text_i >= 0) {
-        info->aConstraintUsage[text_i].argvIndex = argv_i++;
-        info->aConstraintUsage[text_i].omit = 1;
+    if (first_i >= 0) {
+        info->aConstraintUsage[first_i].argvIndex = argv_i++;
+        info->aConstraintUsage[first_i].omit = 1;
         info->idxNum |= 1;
     }
-    if (model_i >= 0) {
-        info->aConstraintUsage[model_i].argvIndex = argv_i++;
-        info->aConstraintUsage[model_i].omit = 1;
+    if (second_i >= 0) {
+        info->aConstraintUsage[second_i].argvIndex = argv_i++;
+        info->aConstraintUsage[second_i].omit = 1;
         info->idxNum |= 2;
     }
-    info->estimatedCost = text_i >= 0 ? 100 : 1e12;
+    info->estimatedCost = first_i >= 0 ? 100 : 1e12;
     info->estimatedRows = 50;
     return SQLITE_OK;
 }
 
-static int tk_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **out)
+static int tokens_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **out)
 {
     (void)vt;
     return ext_cursor_alloc(sizeof(tokens_cursor), out);
 }
 
-static void tk_reset(tokens_cursor *cur)
+static void tokens_reset(tokens_cursor *cur)
 {
     emb_token_list_free(&cur->list);
     tokenizer_source_close(&cur->src);
     cur->i = 0;
 }
 
-static int tk_close(sqlite3_vtab_cursor *base)
+static int tokens_close(sqlite3_vtab_cursor *base)
 {
     tokens_cursor *cur = (tokens_cursor *)base;
-    tk_reset(cur);
+    tokens_reset(cur);
     sqlite3_free(cur);
     return SQLITE_OK;
 }
 
-static int tk_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_str, int argc, sqlite3_value **argv)
+static int tokens_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_str, int argc, sqlite3_value **argv)
 {
     (void)idx_str;
     tokens_cursor *cur = (tokens_cursor *)base;
     sqlite3_vtab *vt = base->pVtab;
-    tk_reset(cur);
-    if (!(idx_num & 1) || argc < 1)
-        return ext_vtab_error(vt, "embed_tokens: missing text argument; usage: SELECT * FROM embed_tokens('some text', 'model')");
-    sqlite3_value *text_v = argv[0];
-    sqlite3_value *model_v = (idx_num & 2) && argc >= 2 ? argv[1] : NULL;
+    tokens_reset(cur);
+    if (idx_num == 0 || argc < 1)
+        return ext_vtab_error(vt, "embed_tokens: missing text argument; usage: SELECT * FROM embed_tokens('model', 'some text')");
+    /* Bits 1 and 2: (model, text). Bit 1 alone: embed_tokens(text). Bit 2
+     * alone: only `text = ...` was written (a WHERE clause). */
+    bool two_args = idx_num == 3 && argc >= 2;
+    sqlite3_value *model_v = two_args ? argv[0] : NULL;
+    sqlite3_value *text_v = two_args ? argv[1] : argv[0];
     if (sqlite3_value_type(text_v) == SQLITE_NULL)
         return SQLITE_OK; /* no rows */
     if (sqlite3_value_type(text_v) != SQLITE_TEXT)
@@ -304,38 +316,38 @@ static int tk_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_str
     return SQLITE_OK;
 }
 
-static int tk_next(sqlite3_vtab_cursor *base)
+static int tokens_next(sqlite3_vtab_cursor *base)
 {
     ((tokens_cursor *)base)->i++;
     return SQLITE_OK;
 }
 
-static int tk_eof(sqlite3_vtab_cursor *base)
+static int tokens_eof(sqlite3_vtab_cursor *base)
 {
     const tokens_cursor *cur = (const tokens_cursor *)base;
     return cur->i >= cur->list.n;
 }
 
-static int tk_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int col)
+static int tokens_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int col)
 {
     const tokens_cursor *cur = (const tokens_cursor *)base;
     const emb_token *t = &cur->list.v[cur->i];
     switch (col) {
-    case TKCOL_I: sqlite3_result_int64(ctx, (sqlite3_int64)cur->i); break;
-    case TKCOL_ID: sqlite3_result_int(ctx, t->id); break;
-    case TKCOL_PIECE: {
+    case TOKENS_COL_I: sqlite3_result_int64(ctx, (sqlite3_int64)cur->i); break;
+    case TOKENS_COL_ID: sqlite3_result_int(ctx, t->id); break;
+    case TOKENS_COL_PIECE: {
         emb_str p = emb_tokenizer_piece(cur->src.tok, t->id);
         sqlite3_result_text(ctx, p.ptr ? p.ptr : "", (int)p.len, SQLITE_TRANSIENT);
         break;
     }
-    case TKCOL_START: sqlite3_result_int64(ctx, t->start); break;
-    case TKCOL_END: sqlite3_result_int64(ctx, t->end); break;
+    case TOKENS_COL_START: sqlite3_result_int64(ctx, t->start); break;
+    case TOKENS_COL_END: sqlite3_result_int64(ctx, t->end); break;
     default: sqlite3_result_null(ctx); break; /* hidden arguments */
     }
     return SQLITE_OK;
 }
 
-static int tk_rowid(sqlite3_vtab_cursor *base, sqlite3_int64 *rowid)
+static int tokens_rowid(sqlite3_vtab_cursor *base, sqlite3_int64 *rowid)
 {
     *rowid = (sqlite3_int64)((const tokens_cursor *)base)->i;
     return SQLITE_OK;
@@ -344,17 +356,17 @@ static int tk_rowid(sqlite3_vtab_cursor *base, sqlite3_int64 *rowid)
 static const sqlite3_module TOKENS_MODULE = {
     .iVersion = 0,
     .xCreate = NULL,
-    .xConnect = tk_connect,
-    .xBestIndex = tk_best_index,
+    .xConnect = tokens_connect,
+    .xBestIndex = tokens_best_index,
     .xDisconnect = ext_vtab_free,
     .xDestroy = ext_vtab_free,
-    .xOpen = tk_open,
-    .xClose = tk_close,
-    .xFilter = tk_filter,
-    .xNext = tk_next,
-    .xEof = tk_eof,
-    .xColumn = tk_column,
-    .xRowid = tk_rowid,
+    .xOpen = tokens_open,
+    .xClose = tokens_close,
+    .xFilter = tokens_filter,
+    .xNext = tokens_next,
+    .xEof = tokens_eof,
+    .xColumn = tokens_column,
+    .xRowid = tokens_rowid,
 };
 
 int ext_register_tokenize_functions(sqlite3 *db)

@@ -21,6 +21,23 @@ void ext_ctx_error(sqlite3_context *ctx, const char *fmt, ...)
     sqlite3_free(msg);
 }
 
+int ext_result_str(sqlite3_context *ctx, sqlite3_str *s)
+{
+    int rc = sqlite3_str_errcode(s);
+    int n = sqlite3_str_length(s);
+    char *text = sqlite3_str_finish(s); /* NULL when empty or out of memory */
+    if (rc != SQLITE_OK || (!text && n > 0)) {
+        sqlite3_free(text);
+        sqlite3_result_error_nomem(ctx);
+        return SQLITE_NOMEM;
+    }
+    if (text)
+        sqlite3_result_text(ctx, text, n, sqlite3_free);
+    else
+        sqlite3_result_text(ctx, "", 0, SQLITE_STATIC);
+    return SQLITE_OK;
+}
+
 int ext_vtab_error(sqlite3_vtab *vtab, const char *fmt, ...)
 {
     va_list ap;

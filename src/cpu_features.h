@@ -3,8 +3,9 @@
  *
  * Read once from CPUID (and XGETBV for the OS's register-state support) and
  * cached; the answer never changes during a process. On non-x86 builds every
- * flag is false. Used to pick an OpenBLAS core type before OpenBLAS is loaded
- * (blas.c); the dequantization kernels keep their own dispatch (quant.h).
+ * flag is false. The one CPU detector of the project: it picks the OpenBLAS
+ * core type before OpenBLAS is loaded (blas.c) and the SIMD level of the
+ * dequantization kernels (quant.c); new SIMD code asks it too.
  *
  * Thread-safe: the first call fills a static struct under pthread_once.
  */
@@ -27,10 +28,13 @@ typedef struct emb_cpu_features {
 /* The cached features of the running CPU. Never NULL. */
 const emb_cpu_features *emb_cpu_features_get(void);
 
-/* true if AVX2 + FMA + F16C code may run (CPU and OS). */
+/* true if AVX2 + FMA + F16C code may run (CPU and OS): what the *_avx2.c
+ * files are compiled for (-mavx2 -mfma -mf16c). */
 bool emb_cpu_can_avx2(const emb_cpu_features *f);
 
-/* true if AVX-512 F/BW/VL/DQ/CD code may run (CPU and OS). */
+/* true if AVX-512 F/BW/VL/DQ/CD code may run (CPU and OS), on top of AVX2:
+ * the set of Skylake-X and every later AVX-512 CPU. The *_avx512.c files
+ * use F/BW/VL/DQ; OpenBLAS's SkylakeX kernels also use CD. */
 bool emb_cpu_can_avx512(const emb_cpu_features *f);
 
 #endif

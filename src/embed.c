@@ -171,7 +171,7 @@ emb_code emb_embed_texts(float *out, const emb_model *m, const emb_str *texts, s
                            opts.pooling);
         goto end;
     }
-    size_t max_tokens = opts.max_tokens ? opts.max_tokens : hp->n_ctx_train;
+    size_t max_tokens = opts.max_tokens ? opts.max_tokens : emb_hparams_default_max_tokens(hp);
     if (max_tokens < 2) {
         rc = emb_error_set(err, EMB_ERR_RANGE, "embed: max_tokens %zu, minimum 2 ([CLS] and [SEP])",
                            max_tokens);

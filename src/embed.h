@@ -41,7 +41,9 @@ typedef struct emb_embed_opts {
     uint32_t dims;       /* 0 = all n_embd; else Matryoshka to dims (<= n_embd)             */
     int pooling;         /* -1 = from the file (NONE -> MEAN); else an emb_pooling != NONE */
     bool normalize;      /* L2-normalize the result (default true)                         */
-    uint32_t max_tokens; /* 0 = context_length; 2 <= max_tokens (<= context_length for bert) */
+    uint32_t max_tokens; /* 0 = emb_hparams_default_max_tokens (the file's sentence-transformers
+                          * max_seq_length, else context_length); 2 <= max_tokens
+                          * (<= context_length for bert) */
     bool truncate;       /* true: keep [CLS] + first max-2 pieces + [SEP]; false: error    */
     size_t batch_tokens; /* tokens per forward call; 0 = EMB_EMBED_BATCH_TOKENS            */
     const emb_forward_cfg *forward; /* forward-pass tuning and the cancel hook (also asked

@@ -197,6 +197,18 @@ static emb_code read_hparams(const binder *b, size_t n_tensors, emb_hparams *hp,
                              b->name, key, pooling);
     h.pooling = (emb_pooling)pooling;
 
+    if ((rc = opt_u32(b, EMB_KEY_MAX_SEQ_LENGTH, &h.max_seq_length, err)) != EMB_OK)
+        return rc;
+    if (gguf_find_kv(b->f, EMB_KEY_MAX_SEQ_LENGTH) && h.max_seq_length < 2)
+        return emb_error_set(err, EMB_ERR_MODEL,
+                             "model: %s: '%s' is %u, expected at least 2 ([CLS] and [SEP])",
+                             b->name, EMB_KEY_MAX_SEQ_LENGTH, h.max_seq_length);
+    if (h.arch == EMB_ARCH_BERT && h.max_seq_length > h.n_ctx_train)
+        return emb_error_set(err, EMB_ERR_MODEL,
+                             "model: %s: '%s' is %u, more than the %u learned positions of this "
+                             "bert model",
+                             b->name, EMB_KEY_MAX_SEQ_LENGTH, h.max_seq_length, h.n_ctx_train);
+
     h.n_rot = head_dim;
     h.rope_freq_base = 10000.0f;
     h.rope_freq_scale = 1.0f;
@@ -238,6 +250,11 @@ static emb_code read_hparams(const binder *b, size_t n_tensors, emb_hparams *hp,
     }
     *hp = h;
     return EMB_OK;
+}
+
+uint32_t emb_hparams_default_max_tokens(const emb_hparams *hp)
+{
+    return hp->max_seq_length ? hp->max_seq_length : hp->n_ctx_train;
 }
 
 /* ---- the tensor tables ---------------------------------------------------- */
@@ -381,26 +398,6 @@ static emb_code bind_table(const binder *b, const tensor_spec *table, size_t n, 
 
 /* ---- load ------------------------------------------------------------------ */
 
-static emb_code check_tokenizer_keys(const binder *b, emb_error *err)
-{
-    emb_str tm;
-    emb_code rc = gguf_get_str(b->f, "tokenizer.ggml.model", &tm, err);
-    if (rc == EMB_ERR_NOT_FOUND)
-        return emb_error_set(err, EMB_ERR_MODEL,
-                             "model: %s: no tokenizer (key 'tokenizer.ggml.model' missing)", b->name);
-    if (rc != EMB_OK)
-        return rc;
-    if (!emb_str_eq(tm, "bert"))
-        return emb_error_set(err, EMB_ERR_UNSUPPORTED,
-                             "model: %s: tokenizer '%.*s' is not supported (expected 'bert' WordPiece)",
-                             b->name, (int)(tm.len > 32 ? 32 : tm.len), tm.ptr);
-    if (!gguf_find_kv(b->f, "tokenizer.ggml.tokens"))
-        return emb_error_set(err, EMB_ERR_MODEL,
-                             "model: %s: no tokenizer vocabulary (key 'tokenizer.ggml.tokens' missing)",
-                             b->name);
-    return EMB_OK;
-}
-
 emb_model *emb_model_from_gguf(gguf_file *file, emb_error *err)
 {
     emb_model *m = NULL, *result = NULL;
@@ -447,7 +444,7 @@ emb_model *emb_model_from_gguf(gguf_file *file, emb_error *err)
     }
     if (read_hparams(&b, n_tensors, &m->hp, err) != EMB_OK)
         goto end;
-    if (check_tokenizer_keys(&b, err) != EMB_OK)
+    if (emb_tokenizer_gguf_check(file, err) != EMB_OK) /* before any tensor is bound */
         goto end;
 
     bool bert = m->hp.arch == EMB_ARCH_BERT;

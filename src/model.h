@@ -46,7 +46,17 @@ typedef struct emb_hparams {
     float rope_freq_scale;  /* nomic: 1, or 1/factor for linear rope scaling */
     emb_pooling pooling;    /* from the file; NONE if the key is absent   */
     int pooling_in_file;    /* 1 if {arch}.pooling_type was present       */
+    uint32_t max_seq_length; /* EMB_KEY_MAX_SEQ_LENGTH; 0 if absent       */
 } emb_hparams;
+
+/* sentence-transformers' sequence limit (docs/format.md §3.5): tokens kept,
+ * [CLS] and [SEP] included, when the model was used through
+ * sentence-transformers. Optional; 2 <= value (<= context_length for bert). */
+#define EMB_KEY_MAX_SEQ_LENGTH "sentence_transformers.max_seq_length"
+
+/* The number of tokens embed() keeps when the caller does not say: the
+ * file's max_seq_length when present, else its context length. */
+uint32_t emb_hparams_default_max_tokens(const emb_hparams *hp);
 
 /* A view of one tensor in the mapping. */
 typedef struct emb_weight {

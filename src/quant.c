@@ -2,18 +2,17 @@
  * quant: the type-traits table and the run-time choice of kernels.
  *
  * TRAITS[type] names the scalar reference kernel and, for the hot types, the
- * AVX2 and AVX-512 ones. The level is detected once from CPUID + XGETBV (the
- * CPU must have the instructions AND the OS must save the wider registers on
- * a context switch) and kept in an atomic so that concurrent first calls are
- * harmless: every thread computes the same value.
+ * AVX2 and AVX-512 ones. The level comes from cpu_features.h, the project's
+ * one definition of what the CPU and the OS let us run (emb_cpu_can_avx2 /
+ * emb_cpu_can_avx512: the instructions the kernels are compiled for, with
+ * their register state saved by the OS), and is kept in an atomic so that
+ * concurrent first calls are harmless: every thread computes the same value.
  */
 #include "quant_internal.h"
 
 #include <stdatomic.h>
 
-#if EMB_QUANT_X86
-#include <cpuid.h>
-#endif
+#include "cpu_features.h"
 
 enum { LEVEL_UNSET = -1, LEVEL_SCALAR = 0, LEVEL_AVX2 = 1, LEVEL_AVX512 = 2 };
 
@@ -21,8 +20,8 @@ static const char *const LEVEL_NAME[] = {"scalar", "avx2", "avx512"};
 
 typedef struct quant_traits {
     emb_dequant_fn ref;    /* scalar reference; NULL = type not supported */
-    emb_dequant_fn avx2;   /* AVX2 + FMA + F16C; NULL = use ref           */
-    emb_dequant_fn avx512; /* AVX-512 F/BW/VL/DQ; NULL = use avx2, then ref */
+    emb_dequant_fn avx2;   /* emb_cpu_can_avx2; NULL = use ref              */
+    emb_dequant_fn avx512; /* emb_cpu_can_avx512; NULL = use avx2, then ref */
 } quant_traits;
 
 #if EMB_QUANT_X86
@@ -56,47 +55,17 @@ static const quant_traits *traits_get(uint32_t type)
     return &TRAITS[type];
 }
 
-/* ---- CPU detection ----------------------------------------------------------- */
-
-#if EMB_QUANT_X86
-static uint64_t read_xcr0(void)
-{
-    uint32_t eax, edx;
-    /* XGETBV(0); only called once CPUID reported OSXSAVE */
-    __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
-    return ((uint64_t)edx << 32) | eax;
-}
-#endif
+/* ---- CPU level ------------------------------------------------------------- */
 
 /* The best level this CPU and OS can run. */
 static int detect_level(void)
 {
-#if EMB_QUANT_X86
-    unsigned a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d))
-        return LEVEL_SCALAR;
-    const int fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, avx = (c >> 28) & 1,
-              f16c = (c >> 29) & 1;
-    if (!osxsave || !avx)
-        return LEVEL_SCALAR;
-    const uint64_t xcr0 = read_xcr0();
-    /* XMM (bit 1) and YMM (bit 2) state saved by the OS */
-    if ((xcr0 & 0x6) != 0x6)
-        return LEVEL_SCALAR;
-    if (__get_cpuid_max(0, NULL) < 7)
-        return LEVEL_SCALAR;
-    __cpuid_count(7, 0, a, b, c, d);
-    const int avx2 = (b >> 5) & 1, avx512f = (b >> 16) & 1, avx512dq = (b >> 17) & 1,
-              avx512bw = (b >> 30) & 1, avx512vl = (b >> 31) & 1;
-    if (!(avx2 && fma && f16c))
-        return LEVEL_SCALAR;
-    /* opmask (bit 5), upper halves of ZMM0-15 (6) and ZMM16-31 (7) */
-    if (avx512f && avx512dq && avx512bw && avx512vl && (xcr0 & 0xE0) == 0xE0)
+    const emb_cpu_features *f = emb_cpu_features_get();
+    if (emb_cpu_can_avx512(f))
         return LEVEL_AVX512;
-    return LEVEL_AVX2;
-#else
+    if (emb_cpu_can_avx2(f))
+        return LEVEL_AVX2;
     return LEVEL_SCALAR;
-#endif
 }
 
 static _Atomic int g_level = LEVEL_UNSET;

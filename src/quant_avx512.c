@@ -17,6 +17,8 @@
 #if EMB_QUANT_X86
 #include <immintrin.h>
 
+#include "quant_q6k_unpack.h"
+
 static inline __m128i load16(const void *p)
 {
     return _mm_loadu_si128((const __m128i *)p);
@@ -145,31 +147,16 @@ void emb_dequant_q5_K_avx512(float *dst, const void *src, size_t n)
 void emb_dequant_q6_K_avx512(float *dst, const void *src, size_t n)
 {
     const block_q6_K *x = src;
-    const __m256i m4 = _mm256_set1_epi8(0x0F);
-    const __m256i m3 = _mm256_set1_epi8(0x03);
-    const __m256i b32 = _mm256_set1_epi8(32);
     for (size_t i = 0; i < n / QK_K; i++) {
-        const float d = f16_field(x[i].d);
         float ds[16];
-        for (int k = 0; k < 16; k++)
-            ds[k] = d * (float)x[i].scales[k];
+        q6_K_factors(&x[i], ds);
         for (int half = 0; half < 2; half++, dst += 128) {
-            const __m256i l0 = _mm256_loadu_si256((const __m256i *)(x[i].ql + 64 * half));
-            const __m256i l1 = _mm256_loadu_si256((const __m256i *)(x[i].ql + 64 * half + 32));
-            const __m256i h = _mm256_loadu_si256((const __m256i *)(x[i].qh + 32 * half));
             __m256i q[4];
-            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m3), 4));
-            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m3), 4));
-            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m3), 4));
-            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m3), 4));
+            q6_K_unpack_half(&x[i], half, q);
             const float *f = ds + 8 * half;
             for (int k = 0; k < 4; k++) {
-                const __m256i v = _mm256_sub_epi8(q[k], b32);
-                const __m512 a = i8x16_to_ps(_mm256_castsi256_si128(v));
-                const __m512 b = i8x16_to_ps(_mm256_extracti128_si256(v, 1));
+                const __m512 a = i8x16_to_ps(_mm256_castsi256_si128(q[k]));
+                const __m512 b = i8x16_to_ps(_mm256_extracti128_si256(q[k], 1));
                 _mm512_storeu_ps(dst + 32 * k, _mm512_mul_ps(_mm512_set1_ps(f[2 * k]), a));
                 _mm512_storeu_ps(dst + 32 * k + 16, _mm512_mul_ps(_mm512_set1_ps(f[2 * k + 1]), b));
             }

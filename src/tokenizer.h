@@ -51,6 +51,13 @@ typedef struct emb_special_ids {
     int32_t pad; /* tokenizer.ggml.padding_token_id, default 0      */
 } emb_special_ids;
 
+/* Whether the GGUF carries a tokenizer this engine builds: tokenizer.ggml.model
+ * is the STRING "bert" (WordPiece) and tokenizer.ggml.tokens an ARRAY of 1 to
+ * INT32_MAX STRINGs. The one place these keys are validated (the model binder
+ * calls it before binding tensors, emb_tokenizer_create_from_gguf before
+ * building). No allocation. */
+emb_code emb_tokenizer_gguf_check(const gguf_file *f, emb_error *err);
+
 /* Build from a GGUF's metadata: requires tokenizer.ggml.model == "bert" and
  * tokenizer.ggml.tokens (array of strings, phantom-space form, docs/format.md §5.1).
  * Special ids from the file with the fallbacks of docs/format.md §3.2 (ids >= vocab size are

@@ -42,49 +42,48 @@ static emb_code read_special(const gguf_file *f, const char *key, size_t n_token
                          gguf_name(f), key, kv ? gguf_value_type_name(kv->type) : "unreadable");
 }
 
+emb_code emb_tokenizer_gguf_check(const gguf_file *f, emb_error *err)
+{
+    if (!f)
+        return emb_error_set(err, EMB_ERR_RANGE, "tokenizer: no gguf file given");
+    const char *name = gguf_name(f);
+    const gguf_kv *model = gguf_find_kv(f, "tokenizer.ggml.model");
+    if (!model)
+        return emb_error_set(err, EMB_ERR_MODEL,
+                             "tokenizer: %s: key tokenizer.ggml.model is missing, expected \"bert\"", name);
+    if (model->type != GGUF_TYPE_STRING)
+        return emb_error_set(err, EMB_ERR_MODEL,
+                             "tokenizer: %s: key tokenizer.ggml.model is %s, expected STRING \"bert\"", name,
+                             gguf_value_type_name(model->type));
+    if (!emb_str_eq(model->str, "bert"))
+        return emb_error_set(err, EMB_ERR_UNSUPPORTED,
+                             "tokenizer: %s: tokenizer.ggml.model is \"%.*s\", only \"bert\" (WordPiece) is "
+                             "supported",
+                             name, (int)(model->str.len > 64 ? 64 : model->str.len), model->str.ptr);
+    const gguf_kv *list = gguf_find_kv(f, "tokenizer.ggml.tokens");
+    if (!list)
+        return emb_error_set(err, EMB_ERR_MODEL, "tokenizer: %s: key tokenizer.ggml.tokens is missing", name);
+    if (list->type != GGUF_TYPE_ARRAY || list->arr_type != GGUF_TYPE_STRING)
+        return emb_error_set(err, EMB_ERR_MODEL,
+                             "tokenizer: %s: key tokenizer.ggml.tokens is %s of %s, expected ARRAY of STRING",
+                             name, gguf_value_type_name(list->type),
+                             list->type == GGUF_TYPE_ARRAY ? gguf_value_type_name(list->arr_type) : "-");
+    if (list->arr_count == 0 || list->arr_count > (uint64_t)INT32_MAX)
+        return emb_error_set(err, EMB_ERR_MODEL,
+                             "tokenizer: %s: tokenizer.ggml.tokens has %llu entries, expected 1 to %ld", name,
+                             (unsigned long long)list->arr_count, (long)INT32_MAX);
+    return EMB_OK;
+}
+
 emb_tokenizer *emb_tokenizer_create_from_gguf(const gguf_file *f, emb_error *err)
 {
     emb_tokenizer *result = NULL;
     emb_str *tokens = NULL;
 
-    if (!f) {
-        emb_error_set(err, EMB_ERR_RANGE, "tokenizer: no gguf file given");
+    if (emb_tokenizer_gguf_check(f, err) != EMB_OK)
         goto end;
-    }
     const char *name = gguf_name(f);
-    const gguf_kv *model = gguf_find_kv(f, "tokenizer.ggml.model");
-    if (!model) {
-        emb_error_set(err, EMB_ERR_MODEL, "tokenizer: %s: key tokenizer.ggml.model is missing, expected \"bert\"",
-                      name);
-        goto end;
-    }
-    if (model->type != GGUF_TYPE_STRING) {
-        emb_error_set(err, EMB_ERR_MODEL, "tokenizer: %s: key tokenizer.ggml.model is %s, expected STRING \"bert\"",
-                      name, gguf_value_type_name(model->type));
-        goto end;
-    }
-    if (!emb_str_eq(model->str, "bert")) {
-        emb_error_set(err, EMB_ERR_UNSUPPORTED,
-                      "tokenizer: %s: tokenizer.ggml.model is \"%.*s\", only \"bert\" (WordPiece) is supported", name,
-                      (int)(model->str.len > 64 ? 64 : model->str.len), model->str.ptr);
-        goto end;
-    }
     const gguf_kv *list = gguf_find_kv(f, "tokenizer.ggml.tokens");
-    if (!list) {
-        emb_error_set(err, EMB_ERR_MODEL, "tokenizer: %s: key tokenizer.ggml.tokens is missing", name);
-        goto end;
-    }
-    if (list->type != GGUF_TYPE_ARRAY || list->arr_type != GGUF_TYPE_STRING) {
-        emb_error_set(err, EMB_ERR_MODEL, "tokenizer: %s: key tokenizer.ggml.tokens is %s of %s, expected ARRAY of STRING",
-                      name, gguf_value_type_name(list->type),
-                      list->type == GGUF_TYPE_ARRAY ? gguf_value_type_name(list->arr_type) : "-");
-        goto end;
-    }
-    if (list->arr_count == 0 || list->arr_count > (uint64_t)INT32_MAX) {
-        emb_error_set(err, EMB_ERR_MODEL, "tokenizer: %s: tokenizer.ggml.tokens has %llu entries, expected 1 to %ld",
-                      name, (unsigned long long)list->arr_count, (long)INT32_MAX);
-        goto end;
-    }
     size_t n = (size_t)list->arr_count;
     /* The reader checked the count against the file size (>= 8 bytes each). */
     tokens = calloc(n, sizeof *tokens);

@@ -29,7 +29,7 @@ void emb_vmath_gelu_erf(float *x, size_t n);
 void emb_vmath_swiglu(float *up, const float *gate, size_t n);
 
 /* x: (n) in place.  x = exp(x - shift); returns the sum of the new x[i],
- * accumulated in double (the softmax's normalizer, spec §6.1). */
+ * accumulated in double (the softmax's normalizer, docs/format.md §6.1). */
 double emb_vmath_exp_sum(float *x, size_t n, float shift);
 
 /* y = erf(x), y = exp(x) element-wise (tests and accuracy sweeps). */

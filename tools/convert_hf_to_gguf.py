@@ -7,7 +7,9 @@
 MODEL_DIR holds what a sentence-transformers model ships: config.json,
 model.safetensors (or a sharded model.safetensors.index.json), vocab.txt,
 tokenizer_config.json / special_tokens_map.json / tokenizer.json (special
-tokens), modules.json + 1_Pooling/config.json (pooling type).
+tokens), modules.json + 1_Pooling/config.json (pooling type),
+sentence_bert_config.json (max_seq_length, recorded as
+sentence_transformers.max_seq_length: embed() truncates there by default).
 
 Architectures (config.json "architectures"):
   BertModel        -> GGUF `bert`        (all-MiniLM-L6-v2, bge-small-en-v1.5, ...)
@@ -277,6 +279,27 @@ def load_pooling(model_dir: Path) -> gguf.PoolingType | None:
     return None
 
 
+# The key that carries sentence-transformers' sequence limit (docs/format.md
+# §3.5). Not a llama.cpp key: llama.cpp ignores it.
+MAX_SEQ_LENGTH_KEY = "sentence_transformers.max_seq_length"
+
+
+def load_max_seq_length(model_dir: Path, n_ctx: int, arch: str) -> int | None:
+    """max_seq_length of sentence_bert_config.json (tokens kept, [CLS] and [SEP]
+    included, before sentence-transformers truncates); None without the file
+    or the field (docs/format.md §3.5)."""
+    cfg = _read_json(model_dir / "sentence_bert_config.json")
+    if cfg is None or cfg.get("max_seq_length") is None:
+        return None
+    n = cfg["max_seq_length"]
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        raise ConversionError(f"sentence_bert_config.json: max_seq_length {n!r} is not an integer >= 2")
+    if arch == "bert" and n > n_ctx:
+        raise ConversionError(f"sentence_bert_config.json: max_seq_length {n} exceeds the "
+                              f"{n_ctx} positions of the model")
+    return n
+
+
 # ----------------------------------------------------------------------------
 # conversion
 
@@ -359,6 +382,7 @@ def convert(model_dir: Path, outfile: Path, outtype: str = "f16", name: str | No
 
     vocab = load_vocab(model_dir, n_vocab)
     pooling = load_pooling(model_dir)
+    max_seq_length = load_max_seq_length(model_dir, n_ctx, arch)
 
     outfile.parent.mkdir(parents=True, exist_ok=True)
     tmp = outfile.with_name(outfile.name + ".tmp")
@@ -379,6 +403,8 @@ def convert(model_dir: Path, outfile: Path, outtype: str = "f16", name: str | No
         log.warning("no sentence-transformers pooling config: the GGUF has no pooling_type")
     if arch == "nomic-bert":
         w.add_rope_freq_base(float(config.get("rotary_emb_base", 10000.0)))
+    if max_seq_length is not None:
+        w.add_uint32(MAX_SEQ_LENGTH_KEY, max_seq_length)
     w.add_file_type(int(ftype))
     w.add_quantization_version(gguf.GGML_QUANT_VERSION)
     w.add_tokenizer_model("bert")

@@ -24,7 +24,7 @@ int main(void)
     CHECK(sqlite3_open(db_path, &db) == SQLITE_OK);
     CHECK(sqlite3_enable_load_extension(db, 1) == SQLITE_OK);
     CHECK(sqlite3_load_extension(db, ext, NULL, NULL) == SQLITE_OK);
-    host_exec_ok(db, "CREATE TABLE t(x CHECK (embed_token_count(x, '/etc/passwd') > 0))");
+    host_exec_ok(db, "CREATE TABLE t(x CHECK (embed_token_count('/etc/passwd', x) > 0))");
     sqlite3_close(db);
 
     /* The victim opens it. */
@@ -54,7 +54,7 @@ int main(void)
               SQLITE_ERROR &&
           strstr(err, "name contains a NUL byte"));
     sqlite3_free(err);
-    snprintf(sql, sizeof sql, "SELECT embed_token_count('hello', '%s' || char(0) || 'x')", host_model("tiny-bert-F16.gguf"));
+    snprintf(sql, sizeof sql, "SELECT embed_token_count('%s' || char(0) || 'x', 'hello')", host_model("tiny-bert-F16.gguf"));
     err = NULL;
     CHECK(host_exec(db, sql, &err) == SQLITE_ERROR && strstr(err, "NUL byte"));
     sqlite3_free(err);

@@ -41,10 +41,11 @@ test('embed_models lists registered models with their hyper-parameters', () => {
   const bert = rows.find((r) => r.name === 'bert');
   const nomic = rows.find((r) => r.name === 'nomic');
   assert.deepEqual(Object.keys(bert),
-    ['name', 'path', 'arch', 'n_embd', 'n_layer', 'n_ctx', 'n_vocab', 'pooling', 'file_size', 'loaded']);
+    ['name', 'path', 'arch', 'n_embd', 'n_layer', 'n_ctx', 'n_vocab', 'pooling', 'file_size', 'loaded',
+      'max_tokens']);
   assert.deepEqual({ ...bert, loaded: undefined }, {
     name: 'bert', path: BERT, arch: 'bert', n_embd: 256, n_layer: 2, n_ctx: 64, n_vocab: 30522,
-    pooling: 'mean', file_size: fs.statSync(BERT).size, loaded: undefined,
+    pooling: 'mean', file_size: fs.statSync(BERT).size, loaded: undefined, max_tokens: 64,
   });
   assert.equal(nomic.arch, 'nomic-bert');
   assert.equal(nomic.n_ctx, 2048);

@@ -116,7 +116,7 @@ async function main() {
   t = performance.now();
   for (let i = 0; i < n; i++) {
     const text = makeText(i);
-    const tokens = count.get(text, 'nomic').n;
+    const tokens = count.get('nomic', text).n;
     maxTokens = Math.max(maxTokens, tokens);
     const t0 = performance.now();
     const v = embed.get('nomic', text).v;

@@ -74,7 +74,7 @@ def test_token_ids_match_hugging_face(extension_path, name):
     truncated to the context; compare on texts that fit)."""
     _, _, entries = read_refbin(MODELS / f"{name}.ref.bin")
     exprs = [hex_text(e.text) for e in entries]
-    selects = " UNION ALL ".join(f"SELECT {i} AS i, embed_tokenize({e}, 'm') AS t" for i, e in enumerate(exprs))
+    selects = " UNION ALL ".join(f"SELECT {i} AS i, embed_tokenize('m', {e}) AS t" for i, e in enumerate(exprs))
     rc, out, err = run_sql(extension_path,
                            f"INSERT INTO embed_models(name, path) VALUES ('m', {sql_str(MODELS / (name + '.gguf'))}); "
                            f"SELECT t FROM ({selects}) ORDER BY i;")

@@ -27,6 +27,7 @@ import reference_hf
 from gguf_vocab import gguf_to_hf_token, load_gguf_vocab, open_gguf
 from hf_tokenize import HfWordPiece
 from ref_texts import TEXTS
+from conftest import run_sql
 from refbin import read_refbin
 
 MODEL_DIR = conv.pip_package_model_dir()
@@ -161,3 +162,69 @@ def test_golden_file_agrees_with_hf_layout(tmp_path, hf_model, tok):
         assert float(e.vec @ hf_model.embed(e.ids)) > 0.99999
     meta = json.loads((tmp_path / "all-MiniLM-L6-v2.f32.ref.json").read_text())
     assert meta["max_seq_length"] == 256 and meta["longest_text_tokens"] <= 256
+
+
+# ---- sentence-transformers' sequence limit (docs/format.md §3.5) -----------------------
+
+LONG_TEXT = " ".join(f"Paragraph {i}: {a} {b} {c}" for i, (a, b, c) in enumerate(PARAPHRASES * 5))
+
+
+def _st_ids(text: str, max_length: int | None) -> list[int]:
+    """The ids sentence-transformers feeds the model: the checkpoint's own
+    tokenizer.json, truncated to max_length ([CLS] and [SEP] kept), unpadded."""
+    own = Tokenizer.from_file(str(MODEL_DIR / "tokenizer.json"))
+    own.no_padding()
+    if max_length is None:
+        own.no_truncation()
+    else:
+        own.enable_truncation(max_length=max_length)
+    return own.encode(text).ids
+
+
+def _sql_vectors(extension, gguf, exprs):
+    sel = " UNION ALL ".join(f"SELECT {i} AS i, hex({e}) AS v" for i, e in enumerate(exprs))
+    rc, out, err = run_sql(extension, f"INSERT INTO embed_models(name, path) VALUES ('m', '{gguf}'); "
+                                      f"SELECT v FROM ({sel}) ORDER BY i;")
+    assert rc == 0, err
+    return [np.frombuffer(bytes.fromhex(r["v"]), dtype="<f4").astype(np.float64) for r in json.loads(out)]
+
+
+def test_converter_records_max_seq_length(gguf_files):
+    st_config = json.loads((MODEL_DIR / "sentence_bert_config.json").read_text())
+    assert st_config["max_seq_length"] == 256
+    for path in gguf_files.values():
+        assert kv(open_gguf(path), "sentence_transformers.max_seq_length") == 256
+
+
+def test_embed_truncates_like_sentence_transformers_by_default(extension_path, gguf_files, hf_model):
+    """A text of more than 256 tokens: embed() with default options equals
+    sentence-transformers (its limit read here from sentence_bert_config.json,
+    its tokenizer from tokenizer.json, the forward pass from the safetensors);
+    max_tokens 512 equals the untruncated text and differs clearly."""
+    limit = json.loads((MODEL_DIR / "sentence_bert_config.json").read_text())["max_seq_length"]
+    full = _st_ids(LONG_TEXT, None)
+    assert limit < len(full) <= 512, len(full)
+    ref_st = hf_model.embed(_st_ids(LONG_TEXT, limit))
+    ref_full = hf_model.embed(full)
+    text = "CAST(X'" + LONG_TEXT.encode().hex() + "' AS TEXT)"
+    default, override, explicit = _sql_vectors(extension_path, gguf_files["f32"], [
+        f"embed('m', {text})",
+        f"embed('m', {text}, '{{\"max_tokens\":512}}')",
+        f"embed('m', {text}, '{{\"max_tokens\":{limit}}}')",
+    ])
+    cos_default = float(default @ ref_st)
+    cos_override = float(override @ ref_full)
+    print(f"{len(full)} tokens: default vs sentence-transformers {cos_default:.9f}, "
+          f"max_tokens 512 vs untruncated {cos_override:.9f}, the two references {float(ref_st @ ref_full):.4f}")
+    assert cos_default > MIN_COSINE["f32"]
+    assert np.array_equal(default, explicit)  # the default is exactly max_tokens = 256
+    assert cos_override > MIN_COSINE["f32"]
+    assert float(ref_st @ ref_full) < 0.99  # the limit matters for this text
+
+
+def test_embed_models_shows_the_default_max_tokens(extension_path, gguf_files):
+    rc, out, err = run_sql(extension_path,
+                           f"INSERT INTO embed_models(name, path) VALUES ('m', '{gguf_files['f16']}'); "
+                           "SELECT n_ctx, max_tokens FROM embed_models;")
+    assert rc == 0, err
+    assert json.loads(out) == [{"n_ctx": 512, "max_tokens": 256}]

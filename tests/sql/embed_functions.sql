@@ -21,6 +21,16 @@ SELECT round(embed_similarity(embed('bert', 'a cat'), embed('bert', 'a cat')), 6
 SELECT (SELECT round(sum(value * value), 5) FROM json_each(embed_json('bert', 'unit norm'))) AS norm2;
 -- NULL model = default; NULL text = NULL
 SELECT embed(NULL, 'x') = embed('bert', 'x') AS null_model_is_default, embed('bert', NULL) IS NULL AS null_text;
+-- tokenizer functions: model first, as embed(); one argument (or a NULL model) = the default model
+SELECT embed_tokenize('bert', 'Hello world') AS ids_named,
+       embed_tokenize('Hello world') = embed_tokenize('bert', 'Hello world') AS one_arg_is_default,
+       embed_tokenize(NULL, 'Hello world') = embed_tokenize('Hello world') AS null_model_is_default;
+SELECT embed_token_count('Hello world') AS n_default, embed_token_count('bert', 'Hello world') AS n_named;
+SELECT (SELECT count(*) FROM embed_tokens('Hello world')) AS rows_default,
+       (SELECT count(*) FROM embed_tokens('bert', 'Hello world')) AS rows_named,
+       (SELECT count(*) FROM embed_tokens(NULL, 'Hello world')) AS rows_null_model,
+       (SELECT count(*) FROM embed_tokens WHERE text = 'Hello world') AS rows_where_text;
+SELECT group_concat(piece, ' ') AS pieces FROM embed_tokens('bert', 'Hello world');
 -- options
 SELECT json_array_length(embed_json('nomic', 'hello', '{"dims":64}')) AS dims64;
 SELECT embed('nomic', 'What is TSNE?', '{"prefix":"search_query: "}') = embed('nomic', 'search_query: What is TSNE?') AS prefix_ok;
@@ -28,7 +38,7 @@ SELECT embed('bert', 'x', '{"pooling":"cls"}') <> embed('bert', 'x') AS cls_diff
 SELECT embed('bert', 'x', '{}') = embed('bert', 'x') AS empty_options;
 SELECT embed('bert', 'x', NULL) = embed('bert', 'x') AS null_options;
 -- truncation: the tiny bert has a 64-token context
-SELECT embed_token_count(replace(hex(zeroblob(100)), '0', 'word '), 'bert') AS tokens;
+SELECT embed_token_count('bert', replace(hex(zeroblob(100)), '0', 'word ')) AS tokens;
 SELECT length(embed('bert', replace(hex(zeroblob(100)), '0', 'word '))) AS truncated_by_default;
 SELECT embed('bert', replace(hex(zeroblob(100)), '0', 'word '), '{"truncate":false}');
 SELECT length(embed('bert', replace(hex(zeroblob(100)), '0', 'word '), '{"max_tokens":16}')) AS max_tokens_16;
@@ -61,20 +71,20 @@ DELETE FROM embed_models;
 SELECT count(*) AS remaining FROM embed_models;
 SELECT embed('x');
 -- tokenizer functions with a path (vocab-only file) and with a name
-SELECT embed_tokenize('Hello, world! [SEP]', 'data/bert-vocab/ggml-vocab-bert-bge.gguf') AS ids;
-SELECT i, id, piece, start, "end" FROM embed_tokens('Naïve café', 'data/bert-vocab/ggml-vocab-bert-bge.gguf');
-SELECT embed_tokenize('x', 'no/such/model');
-SELECT embed_token_count(NULL, 'data/bert-vocab/ggml-vocab-bert-bge.gguf') IS NULL AS null_count;
+SELECT embed_tokenize('data/bert-vocab/ggml-vocab-bert-bge.gguf', 'Hello, world! [SEP]') AS ids;
+SELECT i, id, piece, start, "end" FROM embed_tokens('data/bert-vocab/ggml-vocab-bert-bge.gguf', 'Naïve café');
+SELECT embed_tokenize('no/such/model', 'x');
+SELECT embed_token_count('data/bert-vocab/ggml-vocab-bert-bge.gguf', NULL) IS NULL AS null_count;
 SELECT * FROM embed_tokens;
 -- the functions that touch files or process state are DIRECTONLY
-CREATE VIEW v AS SELECT embed_tokenize('x', 'data/bert-vocab/ggml-vocab-bert-bge.gguf') AS t;
+CREATE VIEW v AS SELECT embed_tokenize('data/bert-vocab/ggml-vocab-bert-bge.gguf', 'x') AS t;
 SELECT * FROM v;
 -- inputs over the size limits are refused with a message (regression: the
 -- message used %zu, which SQLite's printf reads as %z and crashed the host)
 INSERT INTO embed_models(name, path) VALUES ('big', 'models/tiny-bert-F32.gguf');
 SELECT embed('big', CAST(zeroblob(17000000) AS TEXT));
-SELECT embed_token_count(CAST(zeroblob(70000000) AS TEXT), 'big');
-SELECT count(*) FROM embed_tokens(CAST(zeroblob(70000000) AS TEXT), 'big');
+SELECT embed_token_count('big', CAST(zeroblob(70000000) AS TEXT));
+SELECT count(*) FROM embed_tokens('big', CAST(zeroblob(70000000) AS TEXT));
 SELECT 'still alive';
 -- embed_threads: whole numbers only (a whole REAL is fine: drivers bind JS numbers as REAL)
 SELECT embed_threads(1) AS one, embed_threads(2.0) AS two_real;

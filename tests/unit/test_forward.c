@@ -469,6 +469,26 @@ static void test_truncation(void **state)
     assert_int_equal(emb_embed_texts(want, m, &text, 1, &o, &err), EMB_OK);
     assert_memory_equal(got, want, sizeof got);
 
+    /* a file with sentence-transformers' max_seq_length: that is the default */
+    {
+        tiny_model_spec s16 = tiny_model_default(EMB_ARCH_BERT, GGML_TYPE_F32);
+        s16.max_seq_length = 8;
+        uint8_t *img16;
+        emb_model *m16 = load(&s16, &img16);
+        emb_embed_opts d = emb_embed_opts_default();
+        d.normalize = false;
+        assert_int_equal(emb_embed_texts(got, m16, &text, 1, &d, &err), EMB_OK);
+        forward_ok(want, m16, &seq, 1, EMB_POOLING_MEAN, NULL); /* the 8-token ids above */
+        assert_memory_equal(got, want, sizeof got);
+        d.max_tokens = 32; /* the option overrides it, up to the context length */
+        assert_int_equal(emb_embed_texts(got, m16, &text, 1, &d, &err), EMB_OK);
+        o.max_tokens = 32;
+        o.truncate = true;
+        assert_int_equal(emb_embed_texts(want, m, &text, 1, &o, &err), EMB_OK);
+        assert_memory_equal(got, want, sizeof got);
+        unload(m16, img16);
+    }
+
     /* truncation off: an error naming the count and the limit */
     o.truncate = false;
     emb_str texts[2] = {{"hello", 5}, text};

@@ -151,6 +151,42 @@ static void test_bert_without_pooling_key(void **state)
     free(img);
 }
 
+/* sentence-transformers' max_seq_length becomes the default max_tokens; a file
+ * without it keeps the context length. */
+static void test_max_seq_length(void **state)
+{
+    (void)state;
+    tiny_model_spec s = tiny_model_default(EMB_ARCH_BERT, GGML_TYPE_F32);
+    uint8_t *img = NULL;
+    emb_error err;
+    emb_model *m = tiny_model_load(&s, &img, &err);
+    if (!m)
+        fail_msg("%s", err.msg);
+    assert_int_equal(m->hp.max_seq_length, 0);
+    assert_int_equal(emb_hparams_default_max_tokens(&m->hp), 32);
+    emb_model_destroy(m);
+    free(img);
+
+    s.max_seq_length = 16;
+    m = tiny_model_load(&s, &img, &err);
+    if (!m)
+        fail_msg("%s", err.msg);
+    assert_int_equal(m->hp.max_seq_length, 16);
+    assert_int_equal(emb_hparams_default_max_tokens(&m->hp), 16);
+    emb_model_destroy(m);
+    free(img);
+
+    /* nomic may declare more than its training context (RoPE has no table) */
+    s = tiny_model_default(EMB_ARCH_NOMIC_BERT, GGML_TYPE_F32);
+    s.max_seq_length = 64;
+    m = tiny_model_load(&s, &img, &err);
+    if (!m)
+        fail_msg("%s", err.msg);
+    assert_int_equal(emb_hparams_default_max_tokens(&m->hp), 64);
+    emb_model_destroy(m);
+    free(img);
+}
+
 static void test_per_layer_ff_array_uniform(void **state)
 {
     (void)state;
@@ -167,6 +203,20 @@ static void test_per_layer_ff_array_uniform(void **state)
 }
 
 /* ---- one failure kind per case ----------------------------------------------- */
+
+static void test_max_seq_length_out_of_range(void **state)
+{
+    (void)state;
+    tiny_model_spec s = tiny_model_default(EMB_ARCH_BERT, GGML_TYPE_F32);
+    s.max_seq_length = 1;
+    expect_fail(&s, EMB_ERR_MODEL,
+                "model: tiny.gguf: 'sentence_transformers.max_seq_length' is 1, expected at least 2 "
+                "([CLS] and [SEP])");
+    s.max_seq_length = 33;
+    expect_fail(&s, EMB_ERR_MODEL,
+                "model: tiny.gguf: 'sentence_transformers.max_seq_length' is 33, more than the 32 "
+                "learned positions of this bert model");
+}
 
 static void test_missing_tensor(void **state)
 {
@@ -325,7 +375,7 @@ static void test_missing_tokenizer(void **state)
     tiny_model_spec s = tiny_model_default(EMB_ARCH_BERT, GGML_TYPE_F32);
     s.omit_key = "tokenizer.ggml.model";
     expect_fail(&s, EMB_ERR_MODEL,
-                "model: tiny.gguf: no tokenizer (key 'tokenizer.ggml.model' missing)");
+                "tokenizer: tiny.gguf: key tokenizer.ggml.model is missing, expected \"bert\"");
 }
 
 static void test_missing_vocabulary(void **state)
@@ -334,7 +384,7 @@ static void test_missing_vocabulary(void **state)
     tiny_model_spec s = tiny_model_default(EMB_ARCH_BERT, GGML_TYPE_F32);
     s.omit_key = "tokenizer.ggml.tokens";
     expect_fail(&s, EMB_ERR_MODEL,
-                "model: tiny.gguf: no tokenizer vocabulary (key 'tokenizer.ggml.tokens' missing)");
+                "tokenizer: tiny.gguf: key tokenizer.ggml.tokens is missing");
 }
 
 static void test_vocab_rows_mismatch(void **state)
@@ -439,6 +489,8 @@ int main(void)
         cmocka_unit_test(test_mixed_types_load),
         cmocka_unit_test(test_nomic_rope_base_default),
         cmocka_unit_test(test_bert_without_pooling_key),
+        cmocka_unit_test(test_max_seq_length),
+        cmocka_unit_test(test_max_seq_length_out_of_range),
         cmocka_unit_test(test_per_layer_ff_array_uniform),
         cmocka_unit_test(test_missing_tensor),
         cmocka_unit_test(test_missing_bias),

@@ -642,8 +642,8 @@ static void test_force_level(void **state)
     assert_string_equal(emb_quant_simd_level(), before);
 }
 
-/* quant.c reads CPUID + XGETBV itself; the compiler runtime's view (which
- * also checks the OS-enabled register state) must agree. */
+/* The level (from cpu_features.c's CPUID + XGETBV) and the compiler runtime's
+ * view (which also checks the OS-enabled register state) must agree. */
 static void test_cpu_detection_agrees_with_compiler(void **state)
 {
     (void)state;
@@ -651,7 +651,8 @@ static void test_cpu_detection_agrees_with_compiler(void **state)
     __builtin_cpu_init();
     const int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     const int avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+                       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+                       __builtin_cpu_supports("avx512cd");
     assert_int_equal(emb_quant_force_level("avx2"), avx2);
     assert_int_equal(emb_quant_force_level("avx512"), avx512);
     restore_best_level();

@@ -270,6 +270,8 @@ uint8_t *tiny_model_build(const tiny_model_spec *s, size_t *size)
     if (s->arch == EMB_ARCH_NOMIC_BERT && s->rope_base > 0 && WANT(K("rope.freq_base")))
         gguf_builder_add_f32(b, key, s->rope_base);
 #undef K
+    if (s->max_seq_length)
+        gguf_builder_add_u32(b, EMB_KEY_MAX_SEQ_LENGTH, s->max_seq_length);
     if (WANT("tokenizer.ggml.model"))
         gguf_builder_add_str(b, "tokenizer.ggml.model", "bert");
     strs = calloc(N_VOCAB, sizeof *strs);

@@ -27,6 +27,7 @@ typedef struct tiny_model_spec {
     uint32_t vec_type;  /* 1-D tensors (norms, biases)                     */
     int pooling;        /* value of {arch}.pooling_type; -1 = key absent   */
     float rope_base;    /* nomic rope.freq_base; 0 = key absent            */
+    uint32_t max_seq_length; /* sentence_transformers.max_seq_length; 0 = absent */
     uint32_t seed;
     /* corruption knobs, all off by default */
     const char *arch_name;      /* general.architecture value instead of the arch's */
