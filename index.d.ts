@@ -25,3 +25,36 @@ export interface Db {
  * `embed_models` are process-wide (shared by every connection and worker thread).
  */
 export declare function load(db: Db): void;
+
+/**
+ * A row of `SELECT i, id, vector, tokens FROM embed_batch(model, texts_json [, options])`
+ * as better-sqlite3 returns it (with `safeIntegers` off). One row per element of
+ * the JSON array, in input order.
+ */
+export interface EmbedBatchRow {
+  /** The element's 0-based position in the array. */
+  i: number;
+  /** The element's `id` (`{"id": ..., "text": ...}` elements); null for plain strings. */
+  id: number | string | null;
+  /** float32 little-endian vector, as `embed()` returns it (a Buffer); null for a null text. */
+  vector: Uint8Array | null;
+  /** Tokens embedded (after truncation), with [CLS] and [SEP]; null for a null text. */
+  tokens: number | null;
+}
+
+/**
+ * A row of `SELECT i, start, "end", text, tokens FROM embed_chunks(model, text [, options])`:
+ * one window of a long text that fits the model (docs/chunking.md).
+ */
+export interface EmbedChunkRow {
+  /** Chunk number, from 0. */
+  i: number;
+  /** Byte offset of the chunk in the UTF-8 text (inclusive). */
+  start: number;
+  /** Byte offset of the chunk's end (exclusive). */
+  end: number;
+  /** The chunk: exactly those bytes of the text. */
+  text: string;
+  /** Its token count with [CLS] and [SEP] (what embed() of `text` sees). */
+  tokens: number;
+}

@@ -37,7 +37,7 @@ sqlite3_embed_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *pAp
         ext_register_info_functions,     ext_register_gguf_vtabs,
         ext_register_models_vtab,        ext_register_tokenize_functions,
         ext_register_vector_functions,   ext_register_embed_functions,
-        ext_register_embed_batch,
+        ext_register_embed_batch,        ext_register_chunk_functions,
     };
     int rc = SQLITE_OK;
     for (size_t i = 0; rc == SQLITE_OK && i < sizeof REGISTER / sizeof REGISTER[0]; i++)

@@ -83,6 +83,7 @@ int ext_register_info_functions(sqlite3 *db);
 int ext_register_gguf_vtabs(sqlite3 *db);
 int ext_register_models_vtab(sqlite3 *db);
 int ext_register_tokenize_functions(sqlite3 *db);
+int ext_register_chunk_functions(sqlite3 *db);
 int ext_register_vector_functions(sqlite3 *db);
 int ext_register_embed_functions(sqlite3 *db);
 int ext_register_embed_batch(sqlite3 *db);

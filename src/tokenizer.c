@@ -341,6 +341,11 @@ emb_str emb_tokenizer_piece(const emb_tokenizer *tok, int32_t id)
     return s;
 }
 
+bool emb_tokenizer_is_word_start(const emb_tokenizer *tok, int32_t id)
+{
+    return tok && id >= 0 && (size_t)id < tok->n_tokens && tok->entries[id].space == KEY_INITIAL;
+}
+
 /* ---- token list ------------------------------------------------------------ */
 
 void emb_token_list_free(emb_token_list *list)

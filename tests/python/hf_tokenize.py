@@ -44,6 +44,10 @@ class HfWordPiece:
         """Word-piece ids of text, without [CLS]/[SEP] and without truncation."""
         return list(self._tok.encode(text, add_special_tokens=False).ids)
 
+    def piece_strings(self, text: str) -> list[str]:
+        """HF's piece strings of text ('##' marks a word's continuation)."""
+        return list(self._tok.encode(text, add_special_tokens=False).tokens)
+
     def encode(self, text: str, max_tokens: int) -> list[int]:
         """[CLS] + first (max_tokens - 2) pieces + [SEP] (HF truncation)."""
         if max_tokens < 2:
