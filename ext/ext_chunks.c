@@ -7,7 +7,8 @@
  * One row per chunk: i from 0, byte span [start, end) of the chunk in the
  * UTF-8 text, the chunk's text (exactly those bytes) and its token count with
  * [CLS] and [SEP] (what embed() of that text sees, <= max_tokens).
- * max_tokens defaults to the model's context length (what embed() keeps);
+ * max_tokens defaults to what embed() keeps by default (the file's
+ * sentence-transformers max_seq_length, else its context length);
  * overlap (pieces repeated from the previous chunk) defaults to 0.
  *
  * `model` is a registered name, NULL for the default model, or a GGUF path
@@ -219,7 +220,7 @@ static int ck_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_str
     if (src.lease) {
         const emb_hparams *hp = &registry_lease_model(src.lease)->hp;
         if (max_tokens == 0)
-            max_tokens = hp->n_ctx_train;
+            max_tokens = emb_hparams_default_max_tokens(hp);
         else if (hp->arch == EMB_ARCH_BERT && max_tokens > hp->n_ctx_train)
             rc = ext_vtab_error(&vt->base, "embed_chunks: max_tokens %lld exceeds the context length %u of this bert model",
                                 (long long)max_tokens, hp->n_ctx_train);
