@@ -2,9 +2,13 @@
 
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 
 #ifndef EMBED_OPENBLAS_PATH
 #define EMBED_OPENBLAS_PATH ""
@@ -236,4 +240,40 @@ void emb_sgemm_nn(float *c, size_t ldc, const float *a, size_t lda, const float 
     g_blas.sgemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_NO_TRANS, (int)m, (int)n, (int)k, 1.0f, a,
                  (int)lda, b, (int)ldb, beta, c, (int)ldc);
     pthread_rwlock_unlock(&g_fork_lock);
+}
+
+/* Slots known to exist: the most threads that were in sgemm together during
+ * a pass that succeeded. Only grows (OpenBLAS keeps its buffers). */
+static atomic_size_t g_callers_ok;
+
+emb_code emb_blas_reserve(size_t callers, emb_error *err)
+{
+    size_t ok = atomic_load(&g_callers_ok);
+    if (callers <= ok)
+        return EMB_OK;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return EMB_OK;
+    size_t need = callers - ok;
+    if (need > SIZE_MAX / EMB_OPENBLAS_BUFFER_BYTES)
+        need = SIZE_MAX / EMB_OPENBLAS_BUFFER_BYTES;
+    size_t bytes = need * EMB_OPENBLAS_BUFFER_BYTES;
+    void *probe = mmap(NULL, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (probe == MAP_FAILED)
+        return emb_error_set(err, EMB_ERR_BLAS,
+                             "blas: the address-space limit (ulimit -v: %llu KiB) leaves no room "
+                             "for OpenBLAS's work buffer (%zu MiB for each of %zu threads), and "
+                             "OpenBLAS would retry that allocation forever: raise the limit or use "
+                             "fewer threads (embed_threads)",
+                             (unsigned long long)(rl.rlim_cur / 1024),
+                             EMB_OPENBLAS_BUFFER_BYTES >> 20, need);
+    munmap(probe, bytes);
+    return EMB_OK;
+}
+
+void emb_blas_reserved(size_t callers)
+{
+    size_t ok = atomic_load(&g_callers_ok);
+    while (callers > ok && !atomic_compare_exchange_weak(&g_callers_ok, &ok, callers))
+        ;
 }

@@ -63,6 +63,25 @@ emb_code emb_blas_status_get(emb_blas_status *out, emb_error *err);
  * (AVX), or NULL (let OpenBLAS decide). Pure; exposed for tests and docs. */
 const char *emb_blas_choose_coretype(const emb_cpu_features *f);
 
+/*
+ * OpenBLAS gives every thread that is inside sgemm at the same time a work
+ * buffer of its own, allocated once per slot (128 MiB of address space plus a
+ * page in Debian's 0.3.21) and kept; when that allocation fails, OpenBLAS
+ * retries forever, so a host under an address-space limit (ulimit -v,
+ * RLIMIT_AS) would hang instead of failing. Before a forward pass that will
+ * have `callers` threads in sgemm at once, emb_blas_reserve checks that the
+ * slots not yet known to exist still fit under the limit (a PROT_NONE probe
+ * mapping, released at once): EMB_OK, or EMB_ERR_BLAS naming the limit
+ * (not NOMEM: the glue reports NOMEM as SQLite's bare "out of memory").
+ * No limit: no check. emb_blas_reserved records, after a pass that succeeded,
+ * that `callers` slots now exist. Not covered: several host threads running
+ * forward passes at once under a tight limit can still need one more slot
+ * than recorded (docs/engine.md).
+ */
+#define EMB_OPENBLAS_BUFFER_BYTES ((size_t)129 << 20)
+emb_code emb_blas_reserve(size_t callers, emb_error *err);
+void emb_blas_reserved(size_t callers);
+
 /* c: (m, n) row-major with leading dimension ldc; a: (m, k) lda; b: (n, k) ldb.
  *   c = a · bᵀ + beta · c
  * Requires a successful emb_blas_init() before; every size and leading

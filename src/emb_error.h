@@ -26,7 +26,7 @@ typedef enum emb_code {
     EMB_ERR_TYPE,        /* key present with another type than asked   */
     EMB_ERR_RANGE,       /* argument or input out of the allowed range */
     EMB_ERR_NOMEM,       /* allocation failed                          */
-    EMB_ERR_BLAS,        /* OpenBLAS could not be loaded               */
+    EMB_ERR_BLAS,        /* OpenBLAS could not be loaded, or cannot run here */
     EMB_ERR_INTERNAL,    /* a broken invariant (a bug), never input    */
     EMB_ERR_INTERRUPTED  /* the caller's cancel hook asked to stop     */
 } emb_code;

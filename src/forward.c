@@ -866,6 +866,8 @@ emb_code emb_forward(float *out, const emb_model *m, const emb_seq *seqs, size_t
     }
     /* The lease first: the per-thread scratch is sized by the threads we got. */
     lease = emb_pool_acquire(threads_for(cfg));
+    if ((rc = emb_blas_reserve(lease.n, err)) != EMB_OK)
+        goto end;
     plan = plan_workspace(m, T, max_len, lease.n, cfg);
     if (plan.total == SIZE_MAX) {
         rc = emb_error_set(err, EMB_ERR_RANGE, "forward: workspace for %zu tokens overflows", T);
@@ -906,6 +908,7 @@ emb_code emb_forward(float *out, const emb_model *m, const emb_seq *seqs, size_t
         layer_ffn(&ws, m, ly);
     }
     pool(out, m, seqs, n_seqs, pooling, &ws);
+    emb_blas_reserved(lease.n);
     rc = EMB_OK;
 end:
     emb_pool_release(&lease);

@@ -16,3 +16,11 @@ foreach(t ${EMBED_HOST_TESTS})
     TIMEOUT 300
     ENVIRONMENT "EMBED_EXT=$<TARGET_FILE:embed>;EMBED_FIXTURES_DIR=${EMBED_FIXTURES_DIR}")
 endforeach()
+
+# ulimit -v: the host never hangs (OpenBLAS's endless buffer retry) or dies.
+if(NOT EMBED_SANITIZE AND NOT EMBED_TSAN)
+  add_test(NAME host_address_limit
+           COMMAND bash ${CMAKE_SOURCE_DIR}/tests/host/address_limit.sh $<TARGET_FILE:embed>
+                   ${EMBED_FIXTURES_DIR}/models/all-MiniLM-L6-v2.f32.gguf)
+  set_tests_properties(host_address_limit PROPERTIES FIXTURES_REQUIRED "models" TIMEOUT 900)
+endif()

@@ -133,7 +133,7 @@ test('errors surface as SqliteError with the SQL message; the connection keeps w
     ['SELECT embed(?, ?)', ['nope', TEXT], /^embed: no model named 'nope' is registered/],
     ['SELECT embed(?, ?)', ['bert', Buffer.from('bytes')], /^embed: text must be TEXT, got BLOB$/],
     ['SELECT embed(?, ?, ?)', ['bert', TEXT, 'not json'], /^embed: options are not valid JSON/],
-    ['SELECT embed(?, ?, ?)', ['bert', TEXT, '{"dims":9999}'], /^embed: dims is 9999, but model 'bert' has 256 dimensions$/],
+    ['SELECT embed(?, ?, ?)', ['bert', TEXT, '{"dims":9999}'], /^embed: model 'bert': dims 9999 exceeds the model's 256 dimensions$/],
     ['SELECT embed(?, ?, ?)', ['bert', TEXT, '{"bogus":1}'], /^embed: unknown option "bogus"/],
     ['SELECT embed(?, ?, ?)', ['bert', 'word '.repeat(100), '{"truncate":false}'],
       /^embed: model 'bert': the text has 102 tokens \(with \[CLS\] and \[SEP\]\), maximum 64; truncation is off$/],
