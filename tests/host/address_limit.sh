@@ -11,7 +11,7 @@ ext=$1 model=$2
 long=$(printf 'word %.0s' $(seq 1 300))
 fail=0 ok=0 refused=0
 for kib in $(seq 100000 16000 500000); do
-  out=$( (ulimit -v "$kib"; exec timeout 60 sqlite3 -batch :memory: ".load $ext" \
+  out=$( (ulimit -v "$kib"; exec timeout ${LIMIT_TIMEOUT:-60} sqlite3 -batch :memory: ".load $ext" \
           "INSERT INTO embed_models(name, path) VALUES ('m', '$model');" \
           "SELECT embed_threads(2);" \
           "SELECT length(embed('m', 'a short query about cats'));" \
