@@ -223,6 +223,12 @@ static void classify(vocab_entry *e, const char *s)
 emb_tokenizer *emb_tokenizer_create(const emb_str *tokens, size_t n_tokens,
                                     const emb_special_ids *special, emb_error *err)
 {
+    return emb_tokenizer_create_seeded(tokens, n_tokens, special, hash_seed(tokens), err);
+}
+
+emb_tokenizer *emb_tokenizer_create_seeded(const emb_str *tokens, size_t n_tokens,
+                                           const emb_special_ids *special, uint64_t seed, emb_error *err)
+{
     emb_tokenizer *tok = NULL;
     emb_tokenizer *result = NULL;
     const emb_special_ids *sp = special ? special : &DEFAULT_SPECIAL;
@@ -269,7 +275,7 @@ emb_tokenizer *emb_tokenizer_create(const emb_str *tokens, size_t n_tokens,
     tok->n_tokens = n_tokens;
     tok->special = *sp;
     tok->mask = n_slots - 1;
-    tok->seed = hash_seed(tok);
+    tok->seed = seed;
     tok->arena = malloc(arena_size + 1);
     tok->entries = malloc(n_tokens * sizeof *tok->entries);
     tok->slots = malloc(n_slots * sizeof *tok->slots);
@@ -319,6 +325,25 @@ emb_tokenizer *emb_tokenizer_create(const emb_str *tokens, size_t n_tokens,
 end:
     emb_tokenizer_destroy(tok);
     return result;
+}
+
+void emb_tokenizer_table_stats(const emb_tokenizer *tok, emb_tokenizer_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!tok)
+        return;
+    for (size_t j = 0; j <= tok->mask; j++) {
+        const hash_slot *s = &tok->slots[j];
+        if (s->id < 0)
+            continue;
+        const uint8_t *key = (const uint8_t *)tok->arena + s->key_off;
+        size_t home = (size_t)hash_key(tok->seed, (enum key_space)s->space, key, s->key_len) & tok->mask;
+        size_t probes = ((j - home) & tok->mask) + 1;
+        out->keys++;
+        out->probes_total += probes;
+        if (probes > out->probes_max)
+            out->probes_max = probes;
+    }
 }
 
 size_t emb_tokenizer_vocab_size(const emb_tokenizer *tok)

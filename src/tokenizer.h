@@ -65,9 +65,29 @@ emb_code emb_tokenizer_gguf_check(const gguf_file *f, emb_error *err);
  * or NULL with *err filled. The gguf_file may be closed afterwards. */
 emb_tokenizer *emb_tokenizer_create_from_gguf(const gguf_file *f, emb_error *err);
 
-/* Build from an explicit vocabulary (copied). */
+/* Build from an explicit vocabulary (copied). The key hash gets a random
+ * seed per tokenizer, so a vocabulary crafted to make its keys collide
+ * (quadratic construction: a 45 s registration that stalled other
+ * connections) cannot be built without knowing the seed. */
 emb_tokenizer *emb_tokenizer_create(const emb_str *tokens, size_t n_tokens,
                                     const emb_special_ids *special, emb_error *err);
+
+/* The same with a fixed hash seed. For tests only: with a known seed a
+ * crafted vocabulary collides, which is what the tests demonstrate and what
+ * emb_tokenizer_create's random seed prevents. Never for untrusted input. */
+emb_tokenizer *emb_tokenizer_create_seeded(const emb_str *tokens, size_t n_tokens,
+                                           const emb_special_ids *special, uint64_t seed, emb_error *err);
+
+/* The hash table's shape: stored keys, and the probes a lookup of each
+ * stored key takes (1 = found in its home slot), summed and at most. Building
+ * the table costs about probes_total; colliding keys make it keys^2 / 2. */
+typedef struct emb_tokenizer_stats {
+    size_t keys;
+    size_t probes_total;
+    size_t probes_max;
+} emb_tokenizer_stats;
+
+void emb_tokenizer_table_stats(const emb_tokenizer *tok, emb_tokenizer_stats *out);
 
 void emb_tokenizer_destroy(emb_tokenizer *tok);
 

@@ -690,6 +690,106 @@ static void test_create_errors(void **state)
     assert_string_equal(err.msg, "tokenizer: emb_tokenize called with a NULL tokenizer");
 }
 
+/* ---- a vocabulary crafted to collide ---------------------------------------------- */
+
+/* The key hash as it was before the per-table seed (commit cb9bc99^): public,
+ * so anyone could craft a vocabulary whose keys all land in one slot and make
+ * building the table quadratic (a 45 s INSERT INTO embed_models). Only the
+ * 8-byte continuation-key case is needed here. */
+#define OLD_HASH_CONT 0x13198a2e03707344ULL
+#define OLD_HASH_LEN 0x9e3779b97f4a7c15ULL
+#define OLD_HASH_MUL 0x100000001b3ULL
+#define MIX_C1 0xff51afd7ed558ccdULL
+#define MIX_C2 0xc4ceb9fe1a85ec53ULL
+
+static uint64_t old_mix64(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= MIX_C1;
+    h ^= h >> 33;
+    h *= MIX_C2;
+    h ^= h >> 33;
+    return h;
+}
+
+static uint64_t old_hash8(const uint8_t key[8])
+{
+    uint64_t v, h = OLD_HASH_CONT ^ (8 * OLD_HASH_LEN);
+    memcpy(&v, key, 8);
+    h = (h ^ v) * OLD_HASH_MUL;
+    h ^= h >> 29;
+    return old_mix64(h); /* no tail bytes */
+}
+
+static uint64_t inverse_odd(uint64_t c) /* c * inverse = 1 mod 2^64 (Newton) */
+{
+    uint64_t x = c;
+    for (int i = 0; i < 6; i++)
+        x *= 2 - c * x;
+    return x;
+}
+
+/* The 8-byte key whose old hash is exactly h: every step is invertible. */
+static void old_hash8_preimage(uint64_t h, uint8_t key[8])
+{
+    h ^= h >> 33;
+    h *= inverse_odd(MIX_C2);
+    h ^= h >> 33;
+    h *= inverse_odd(MIX_C1);
+    h ^= h >> 33;
+    h ^= (h >> 29) ^ (h >> 58); /* undo h ^= h >> 29 */
+    h *= inverse_odd(OLD_HASH_MUL);
+    uint64_t v = h ^ OLD_HASH_CONT ^ (8 * OLD_HASH_LEN);
+    memcpy(key, &v, 8);
+}
+
+/* 4,096 distinct keys whose old hashes are multiples of 2^20: under the old
+ * function every key has the same home slot in any table of up to 2^20
+ * slots. With the seed a key is found in about one probe; the same keys with
+ * the old (zero) seed show the attack: the k-th key needs k probes. */
+static void test_crafted_collisions(void **state)
+{
+    (void)state;
+    enum { N = 4096 };
+    static uint8_t keys[N][8];
+    static emb_str toks[N];
+    size_t n = 0;
+    for (uint64_t i = 1; n < N; i++) {
+        uint8_t *k = keys[n];
+        old_hash8_preimage(i << 20, k);
+        assert_true(old_hash8(k) == i << 20);
+        /* continuation keys only (not "▁..." nor "[...]"), as the test assumes */
+        if ((k[0] == 0xE2 && k[1] == 0x96 && k[2] == 0x81) || (k[0] == '[' && k[7] == ']'))
+            continue;
+        toks[n].ptr = (const char *)k;
+        toks[n].len = 8;
+        n++;
+    }
+    emb_special_ids sp = {0, 1, 2, 3};
+    emb_error err = {0};
+    emb_tokenizer_stats st;
+
+    emb_tokenizer *known = emb_tokenizer_create_seeded(toks, N, &sp, 0, &err);
+    assert_non_null(known);
+    emb_tokenizer_table_stats(known, &st);
+    assert_int_equal(st.keys, N);
+    assert_int_equal(st.probes_max, N); /* one chain: the keys do collide */
+    emb_tokenizer_destroy(known);
+
+    for (int round = 0; round < 4; round++) {
+        emb_tokenizer *tok = emb_tokenizer_create(toks, N, &sp, &err);
+        assert_non_null(tok);
+        emb_tokenizer_table_stats(tok, &st);
+        print_message("random seed: %zu keys, %zu probes in all, %zu at most\n", st.keys, st.probes_total,
+                      st.probes_max);
+        assert_int_equal(st.keys, N);
+        /* linear probing at load 1/2 averages 1.5 probes per key */
+        assert_true(st.probes_total <= 3 * (size_t)N);
+        assert_true(st.probes_max <= 64);
+        emb_tokenizer_destroy(tok);
+    }
+}
+
 /* ---- GGUF metadata errors, from a valid in-memory baseline --------------------- */
 
 typedef struct gbuf {
@@ -854,6 +954,7 @@ int main(void)
     const struct CMUnitTest plain[] = {
         cmocka_unit_test(test_create_explicit),
         cmocka_unit_test(test_create_errors),
+        cmocka_unit_test(test_crafted_collisions),
         cmocka_unit_test(test_gguf_metadata),
     };
     int failed = cmocka_run_group_tests_name("tokenizer", tests, setup_vocab, teardown_vocab);
