@@ -188,7 +188,23 @@ static void fork_child(void)
     memcpy(&g_fork_lock, &fresh, sizeof fresh);
 }
 
-static void fork_lock_init(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
+/* exit() while another thread is inside sgemm: exit runs the libraries'
+ * destructors, OpenBLAS's gotoblas_quit unmaps the buffers the running call
+ * works in, and the host dies of SIGSEGV (issue 9: Python returning with a
+ * daemon thread still embedding). atexit handlers run before any library's
+ * destructor (_dl_fini comes last), so this one waits for the calls in flight
+ * and then keeps every later call out for good: threads still embedding block
+ * at their next sgemm until exit_group ends them (thread_pool.c does not join
+ * a worker that may be one of them). Registered by this object, it also runs
+ * when the extension is unloaded, when no call is in flight and the lock goes
+ * away with the object. */
+static void quiesce_at_exit(void) { pthread_rwlock_wrlock(&g_fork_lock); }
+
+static void fork_lock_init(void)
+{
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    atexit(quiesce_at_exit); /* fails only without memory: then exit is as before */
+}
 
 emb_code emb_blas_init(emb_error *err)
 {

@@ -140,7 +140,12 @@ static void stop_workers_from(size_t from)
 }
 
 /* Stop every worker when the library is unloaded or the process exits: a
- * sleeping thread must not outlive the code it would wake up in. */
+ * sleeping thread must not outlive the code it would wake up in. A lease
+ * still held means a call is in flight, which can only be process exit with
+ * another thread embedding (unloading the code under a running call is the
+ * host's error): its workers may be blocked for good at their next sgemm
+ * (blas.c keeps calls out once exit has begun), so they are not joined; the
+ * code stays mapped and exit_group ends them. */
 __attribute__((destructor)) static void pool_shutdown(void)
 {
     pthread_mutex_lock(&g.mu);
@@ -148,7 +153,10 @@ __attribute__((destructor)) static void pool_shutdown(void)
     size_t n = g.n_workers;
     for (size_t w = 0; w < n; w++)
         pthread_cond_signal(&g.wake[w]);
+    bool in_flight = g.leased;
     pthread_mutex_unlock(&g.mu);
+    if (in_flight)
+        return;
     for (size_t w = 0; w < n; w++)
         pthread_join(g.tid[w], NULL);
     pthread_mutex_lock(&g.mu);
