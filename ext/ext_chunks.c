@@ -198,6 +198,8 @@ static int ck_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_str
             return ext_vtab_error(&vt->base, "embed_chunks: model must be a registered model name or a GGUF path (TEXT)");
         if (!(model = (const char *)sqlite3_value_text(args[0])))
             return SQLITE_NOMEM;
+        if (strlen(model) != (size_t)sqlite3_value_bytes(args[0])) /* would name another model or file */
+            return ext_vtab_error(&vt->base, "embed_chunks: model contains a NUL byte");
     }
     const char *text = (const char *)sqlite3_value_text(text_v);
     if (!text)

@@ -46,7 +46,13 @@ int embed_model_arg(sqlite3_value *v, const char **name)
     if (sqlite3_value_type(v) != SQLITE_TEXT)
         return SQLITE_MISMATCH;
     *name = (const char *)sqlite3_value_text(v);
-    return *name ? SQLITE_OK : SQLITE_NOMEM;
+    if (!*name)
+        return SQLITE_NOMEM;
+    if (strlen(*name) != (size_t)sqlite3_value_bytes(v)) {
+        *name = NULL;
+        return SQLITE_RANGE;
+    }
+    return SQLITE_OK;
 }
 
 /* Sets *errmsg to "fn: " + the formatted message (NULL when out of memory). */
@@ -243,7 +249,7 @@ static float *embed_call(sqlite3_context *ctx, const char *fn, int argc, sqlite3
         if (rc == SQLITE_NOMEM)
             sqlite3_result_error_nomem(ctx);
         else
-            ext_ctx_error(ctx, "%s: " EMBED_MODEL_ARG_HINT, fn);
+            ext_ctx_error(ctx, "%s: %s", fn, rc == SQLITE_RANGE ? EMBED_MODEL_ARG_NUL : EMBED_MODEL_ARG_HINT);
         goto end;
     }
     if (argc == 3) {
@@ -355,6 +361,10 @@ static void fn_embed_unload(sqlite3_context *ctx, int argc, sqlite3_value **argv
     const char *name = (const char *)sqlite3_value_text(argv[0]);
     if (!name) {
         sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    if (strlen(name) != (size_t)sqlite3_value_bytes(argv[0])) { /* would name another model */
+        ext_ctx_error(ctx, "embed_unload: " EMBED_MODEL_ARG_NUL);
         return;
     }
     bool was_loaded = false;

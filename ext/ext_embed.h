@@ -28,9 +28,11 @@ parsed_opts *parse_options(sqlite3 *db, const char *fn, sqlite3_value *v, char *
 void parsed_opts_free(void *p);
 
 /* The model argument: NULL (*name = NULL, the default model) or TEXT.
- * Returns SQLITE_OK, SQLITE_MISMATCH (then say EMBED_MODEL_ARG_HINT) or
- * SQLITE_NOMEM. */
+ * Returns SQLITE_OK, SQLITE_MISMATCH (then say EMBED_MODEL_ARG_HINT),
+ * SQLITE_RANGE for a NUL byte inside the text (as a C string it would name
+ * another model: say EMBED_MODEL_ARG_NUL) or SQLITE_NOMEM. */
 int embed_model_arg(sqlite3_value *v, const char **name);
 #define EMBED_MODEL_ARG_HINT "model must be a registered model name (TEXT) or NULL for the default"
+#define EMBED_MODEL_ARG_NUL "model contains a NUL byte"
 
 #endif

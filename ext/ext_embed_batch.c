@@ -395,7 +395,9 @@ static int batch_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_
     const char *model_name;
     int rc = embed_model_arg(model_v, &model_name);
     if (rc != SQLITE_OK)
-        return rc == SQLITE_NOMEM ? rc : ext_vtab_error(vt, "embed_batch: " EMBED_MODEL_ARG_HINT);
+        return rc == SQLITE_NOMEM ? rc
+                                  : ext_vtab_error(vt, "embed_batch: %s",
+                                                   rc == SQLITE_RANGE ? EMBED_MODEL_ARG_NUL : EMBED_MODEL_ARG_HINT);
 
     sqlite3 *db = ((batch_vtab *)vt)->db;
     char *msg = NULL;

@@ -19,6 +19,8 @@
 
 #include <limits.h>
 #include <math.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,7 +264,29 @@ typedef struct workspace {
     double *pool;      /* E                                                           */
     char **thread;     /* nt mappings of {tile, kv (T, 2D), scores (Q, max_len)}       */
     size_t off_kv, off_scores;
+    const emb_forward_cfg *cfg; /* the cancel hook; may be NULL                           */
+    atomic_bool stop;  /* the hook said stop: every thread skips what is left          */
 } workspace;
+
+/* Long passes ask the cancel hook more often than once per layer (one layer of
+ * an 8,192-token nomic input takes seconds): between attention query blocks of
+ * a sequence, and between projection and FFN token blocks, once the pass has
+ * at least this many tokens. Short passes ask once per layer only (on SQLite
+ * 3.40 an ask steps a probe statement). */
+#define CANCEL_CHECK_TOKENS 1024
+
+/* Only the calling thread (thread 0 of a region, or outside regions) asks the
+ * hook: it may use that thread's SQLite connection. The others see its answer
+ * in ws->stop. */
+static bool should_stop(workspace *ws, size_t thread)
+{
+    if (atomic_load_explicit(&ws->stop, memory_order_relaxed))
+        return true;
+    if (thread != 0 || !ws->cfg || !ws->cfg->cancelled || !ws->cfg->cancelled(ws->cfg->cancel_ctx))
+        return false;
+    atomic_store_explicit(&ws->stop, true, memory_order_relaxed);
+    return true;
+}
 
 static size_t round_up(size_t n)
 {
@@ -651,6 +675,9 @@ static void head_task(void *ctx, size_t hd, size_t thread)
     float *tile = thread_tile(ws, thread), *kv = thread_kv(ws, thread);
     float *scores = thread_scores(ws, thread);
     float *q = ws->a + hd * D;
+    bool ask = ws->p->T >= CANCEL_CHECK_TOKENS;
+    if (ask && should_stop(ws, thread))
+        return;
     if (hp->arch == EMB_ARCH_BERT) {
         head_rows(q, E, ws, &r->ly->attn_q, hd * D, D, r->bq, tile);
         head_rows(kv, ldkv, ws, &r->ly->attn_k, hd * D, D, r->bk, tile);
@@ -673,6 +700,8 @@ static void head_task(void *ctx, size_t hd, size_t thread)
             }
         }
         for (size_t r0 = 0; r0 < L; r0 += Q) {
+            if (ask && should_stop(ws, thread))
+                return;
             size_t nr = L - r0 < Q ? L - r0 : Q;
             emb_sgemm_nt(scores, L, qs + r0 * E, E, ks, ldkv, nr, L, D, 0.0f);
             for (size_t i = 0; i < nr; i++)
@@ -756,6 +785,8 @@ static void layer_attn_out(workspace *ws, const emb_model *m, const emb_layer *l
 {
     size_t E = m->hp.n_embd, T = ws->p->T;
     for (size_t t0 = 0; t0 < T; t0 += ws->p->blk_o) {
+        if (T >= CANCEL_CHECK_TOKENS && should_stop(ws, 0))
+            return;
         size_t nb = T - t0 < ws->p->blk_o ? T - t0 : ws->p->blk_o;
         /* per block: the LayerNorm below reuses vec0 */
         const float *bias = ly->attn_out_b.data ? row_view(&ly->attn_out_b, 0, ws->vec0) : NULL;
@@ -773,6 +804,8 @@ static void layer_ffn(workspace *ws, const emb_model *m, const emb_layer *ly)
     bool nomic = hp->arch == EMB_ARCH_NOMIC_BERT;
     float *up = ws->a, *gate = ws->a + B * fc, *out = ws->a + (nomic ? 2 : 1) * B * fc;
     for (size_t t0 = 0; t0 < T; t0 += B) {
+        if (T >= CANCEL_CHECK_TOKENS && should_stop(ws, 0))
+            return;
         size_t nb = T - t0 < B ? T - t0 : B;
         const float *x = ws->h + t0 * E;
         for (size_t c0 = 0; c0 < F; c0 += fc) {
@@ -891,21 +924,25 @@ emb_code emb_forward(float *out, const emb_model *m, const emb_seq *seqs, size_t
     workspace ws;
     carve(&ws, mh, ma, mr, mt, &plan);
     ws.lease = &lease;
+    ws.cfg = cfg;
+    atomic_init(&ws.stop, false);
     if (hp->arch == EMB_ARCH_NOMIC_BERT)
         rope_table(ws.rope, max_len, hp->n_rot, hp->rope_freq_base, hp->rope_freq_scale);
 
     embed_tokens(m, seqs, n_seqs, &ws);
     for (uint32_t l = 0; l < hp->n_layer; l++) {
-        if (cfg && cfg->cancelled && cfg->cancelled(cfg->cancel_ctx)) {
-            rc = emb_error_set(err, EMB_ERR_INTERRUPTED, "forward: interrupted");
-            goto end;
-        }
+        if (should_stop(&ws, 0))
+            break;
         const emb_layer *ly = &m->layers[l];
         if (cfg && cfg->willneed)
             advise_layer(ly);
         layer_heads(&ws, m, ly, seqs, n_seqs);
         layer_attn_out(&ws, m, ly);
         layer_ffn(&ws, m, ly);
+    }
+    if (atomic_load_explicit(&ws.stop, memory_order_relaxed)) {
+        rc = emb_error_set(err, EMB_ERR_INTERRUPTED, "forward: interrupted");
+        goto end;
     }
     pool(out, m, seqs, n_seqs, pooling, &ws);
     emb_blas_reserved(lease.n);

@@ -56,9 +56,10 @@ typedef struct emb_forward_cfg {
                           at least one row is always used                              */
     size_t attn_rows;  /* query rows per attention block, default EMB_FORWARD_ATTN_ROWS     */
     bool willneed;     /* madvise(MADV_WILLNEED) a layer's weights just before it runs     */
-    /* Asked before every layer, on the thread that called emb_forward (so it
-     * may use that thread's SQLite connection); true stops the pass with
-     * EMB_ERR_INTERRUPTED. NULL = never. */
+    /* Asked before every layer and, in passes of 1,024 tokens or more, between
+     * attention query blocks and token blocks too, always on the thread that
+     * called emb_forward (so it may use that thread's SQLite connection); true
+     * stops the pass with EMB_ERR_INTERRUPTED. NULL = never. */
     bool (*cancelled)(void *cancel_ctx);
     void *cancel_ctx;
     size_t threads;    /* threads for this call; 0 = the pool's size (emb_pool_threads)   */

@@ -3,7 +3,8 @@
  * SQLite 3.50.0 its CHECK constraints can call DIRECTONLY functions. The
  * tokenizer functions' path form then opens only *.gguf files, so a hostile
  * CHECK cannot make the host open /etc/passwd and report its first bytes.
- * Also: a NUL byte inside a path or name is an error, never a shorter path.
+ * Also: a NUL byte inside a path or a model name is an error, never a
+ * shorter path or another model, in every function that takes one.
  */
 #include "host.h"
 
@@ -58,6 +59,32 @@ int main(void)
     err = NULL;
     CHECK(host_exec(db, sql, &err) == SQLITE_ERROR && strstr(err, "NUL byte"));
     sqlite3_free(err);
+    snprintf(sql, sizeof sql, "SELECT embed_tokenize('%s' || char(0) || 'x', 'hello')", host_model("tiny-bert-F16.gguf"));
+    err = NULL;
+    CHECK(host_exec(db, sql, &err) == SQLITE_ERROR && strstr(err, "NUL byte"));
+    sqlite3_free(err);
+    /* A registered name followed by a NUL byte is not that model: before,
+     * each of these used model 'm' silently. */
+    snprintf(sql, sizeof sql, "INSERT INTO embed_models(name, path) VALUES ('m', '%s')", host_model("tiny-bert-F16.gguf"));
+    host_exec_ok(db, sql);
+    static const char *const NUL_NAMED[] = {
+        "SELECT embed('m' || char(0) || 'x', 'hello')",
+        "SELECT embed_json('m' || char(0) || 'x', 'hello')",
+        "SELECT count(*) FROM embed_batch('m' || char(0) || 'x', '[\"hello\"]')",
+        "SELECT count(*) FROM embed_chunks('m' || char(0) || 'x', 'hello')",
+        "SELECT count(*) FROM embed_tokens('m' || char(0) || 'x', 'hello')",
+        "SELECT embed_tokenize('m' || char(0) || 'x', 'hello')",
+        "SELECT embed_token_count('m' || char(0) || 'x', 'hello')",
+        "SELECT embed_unload('m' || char(0) || 'x')",
+    };
+    for (size_t i = 0; i < sizeof NUL_NAMED / sizeof NUL_NAMED[0]; i++) {
+        err = NULL;
+        int rc_nul = host_exec(db, NUL_NAMED[i], &err);
+        if (rc_nul != SQLITE_ERROR || !strstr(err, "model contains a NUL byte"))
+            fprintf(stderr, "%s: %s\n", NUL_NAMED[i], rc_nul == SQLITE_OK ? "succeeded" : err);
+        CHECK(rc_nul == SQLITE_ERROR && strstr(err, "model contains a NUL byte"));
+        sqlite3_free(err);
+    }
     sqlite3_close(db);
     printf("test_host_untrusted_schema: ok\n");
     return 0;
