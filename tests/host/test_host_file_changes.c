@@ -65,6 +65,12 @@ static void test_between_calls(sqlite3 *db, const char *minilm, const char *tiny
     CHECK(strstr(err, "model 'live'") && strstr(err, "live.gguf"));
     sqlite3_free(err);
     err = NULL;
+    sqlite3_stmt *broken; /* embed_models: not loaded, the last good description kept */
+    CHECK(sqlite3_prepare_v2(db, "SELECT n_embd, loaded FROM embed_models WHERE name = 'live'", -1, &broken, NULL) ==
+          SQLITE_OK);
+    CHECK(sqlite3_step(broken) == SQLITE_ROW);
+    CHECK(sqlite3_column_int(broken, 0) == 384 && sqlite3_column_int(broken, 1) == 0);
+    sqlite3_finalize(broken);
 
     host_copy(minilm, g_live);
     CHECK(host_embed(db, "live", "hello world", NULL, v, MAXD, NULL) == 384 && same(v, ref_big, 384));
