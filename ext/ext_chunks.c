@@ -119,11 +119,15 @@ static int parse_options(chunks_vtab *vt, sqlite3_value *v, sqlite3_int64 *max_t
         return ext_vtab_error(&vt->base, "embed_chunks: options must be a JSON object as TEXT, e.g. '{\"max_tokens\":256}'");
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(vt->db, "SELECT json_type(?1)", -1, &st, NULL);
-    if (rc == SQLITE_OK) {
+    if (rc == SQLITE_INTERRUPT) { /* sqlite3_interrupt stops the JSON reading: not a JSON error */
+        ;
+    } else if (rc == SQLITE_OK) {
         sqlite3_bind_value(st, 1, v);
         rc = sqlite3_step(st);
         const char *top = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
-        if (rc != SQLITE_ROW)
+        if (rc == SQLITE_INTERRUPT)
+            ;
+        else if (rc != SQLITE_ROW)
             rc = ext_vtab_error(&vt->base, "embed_chunks: options are not valid JSON: %s", sqlite3_errmsg(vt->db));
         else if (!top || strcmp(top, "object") != 0)
             rc = ext_vtab_error(&vt->base, "embed_chunks: options must be a JSON object, got %s", top ? top : "?");
@@ -136,8 +140,8 @@ static int parse_options(chunks_vtab *vt, sqlite3_value *v, sqlite3_int64 *max_t
     st = NULL;
     if (rc != SQLITE_OK)
         return rc;
-    if (sqlite3_prepare_v2(vt->db, "SELECT key, value, type FROM json_each(?1)", -1, &st, NULL) != SQLITE_OK)
-        return ext_vtab_error(&vt->base, "embed_chunks: cannot parse options: %s", sqlite3_errmsg(vt->db));
+    if ((rc = sqlite3_prepare_v2(vt->db, "SELECT key, value, type FROM json_each(?1)", -1, &st, NULL)) != SQLITE_OK)
+        return rc == SQLITE_INTERRUPT ? rc : ext_vtab_error(&vt->base, "embed_chunks: cannot parse options: %s", sqlite3_errmsg(vt->db));
     sqlite3_bind_value(st, 1, v);
     bool reported = false; /* an error message is already set */
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -164,7 +168,7 @@ static int parse_options(chunks_vtab *vt, sqlite3_value *v, sqlite3_int64 *max_t
     }
     if (rc == SQLITE_DONE)
         rc = SQLITE_OK;
-    else if (!reported && rc != SQLITE_NOMEM)
+    else if (!reported && rc != SQLITE_NOMEM && rc != SQLITE_INTERRUPT)
         rc = ext_vtab_error(&vt->base, "embed_chunks: options are not valid JSON: %s", sqlite3_errmsg(vt->db));
     sqlite3_finalize(st);
     return rc;

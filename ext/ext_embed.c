@@ -93,12 +93,13 @@ static bool opt_bool(sqlite3_stmt *st, bool *out)
 }
 
 /* SQLite's own JSON parser (json_each on this connection) reads the object. */
-parsed_opts *parse_options(sqlite3 *db, const char *fn, sqlite3_value *v, char **errmsg)
+parsed_opts *parse_options(sqlite3 *db, const char *fn, sqlite3_value *v, char **errmsg, bool *interrupted)
 {
     parsed_opts *po = sqlite3_malloc(sizeof *po);
     sqlite3_stmt *st = NULL;
     bool ok = false;
     *errmsg = NULL;
+    *interrupted = false;
     if (!po)
         return NULL;
     memset(po, 0, sizeof *po);
@@ -117,6 +118,8 @@ parsed_opts *parse_options(sqlite3 *db, const char *fn, sqlite3_value *v, char *
     }
     int rc = sqlite3_prepare_v2(db,
                                 "SELECT key, value, type, json_type(?1) FROM json_each(?1)", -1, &st, NULL);
+    if ((*interrupted = rc == SQLITE_INTERRUPT))
+        goto end;
     if (rc != SQLITE_OK) {
         opt_error(errmsg, fn, "cannot parse options: %s", sqlite3_errmsg(db));
         goto end;
@@ -190,6 +193,8 @@ parsed_opts *parse_options(sqlite3 *db, const char *fn, sqlite3_value *v, char *
             goto end;
         }
     }
+    if ((*interrupted = rc == SQLITE_INTERRUPT))
+        goto end;
     if (rc != SQLITE_DONE) {
         opt_error(errmsg, fn, "options are not valid JSON: %s", sqlite3_errmsg(db));
         goto end;
@@ -199,12 +204,15 @@ parsed_opts *parse_options(sqlite3 *db, const char *fn, sqlite3_value *v, char *
          * like '5' (one row, key NULL) ... check the top-level type. */
         sqlite3_finalize(st);
         st = NULL;
-        if (sqlite3_prepare_v2(db, "SELECT json_type(?1)", -1, &st, NULL) != SQLITE_OK) {
-            opt_error(errmsg, fn, "cannot parse options: %s", sqlite3_errmsg(db));
+        if ((rc = sqlite3_prepare_v2(db, "SELECT json_type(?1)", -1, &st, NULL)) != SQLITE_OK) {
+            if (!(*interrupted = rc == SQLITE_INTERRUPT))
+                opt_error(errmsg, fn, "cannot parse options: %s", sqlite3_errmsg(db));
             goto end;
         }
         sqlite3_bind_value(st, 1, v);
-        if (sqlite3_step(st) != SQLITE_ROW) {
+        if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+            if ((*interrupted = rc == SQLITE_INTERRUPT))
+                goto end;
             opt_error(errmsg, fn, "options are not valid JSON: %s", sqlite3_errmsg(db));
             goto end;
         }
@@ -256,9 +264,12 @@ static float *embed_call(sqlite3_context *ctx, const char *fn, int argc, sqlite3
         po = sqlite3_get_auxdata(ctx, 2);
         if (!po) {
             char *msg;
-            po = parse_options(sqlite3_context_db_handle(ctx), fn, argv[2], &msg);
+            bool interrupted;
+            po = parse_options(sqlite3_context_db_handle(ctx), fn, argv[2], &msg, &interrupted);
             if (!po) {
-                if (msg)
+                if (interrupted)
+                    sqlite3_result_error_code(ctx, SQLITE_INTERRUPT);
+                else if (msg)
                     sqlite3_result_error(ctx, msg, -1);
                 else
                     sqlite3_result_error_nomem(ctx);

@@ -23,8 +23,11 @@ typedef struct parsed_opts {
 /* Parses a JSON options object (SQL NULL or no value = defaults) with SQLite's JSON on db.
  * Returns a new parsed_opts (free with parsed_opts_free), or NULL with
  * *errmsg set to a sqlite3_malloc'ed message prefixed with fn ("embed:
- * unknown option ..."), or *errmsg NULL when out of memory. */
-parsed_opts *parse_options(sqlite3 *db, const char *fn, sqlite3_value *v, char **errmsg);
+ * unknown option ..."), or *errmsg NULL when out of memory. The JSON is read
+ * by statements on db: if sqlite3_interrupt stops them, NULL with
+ * *interrupted true (the caller fails with SQLITE_INTERRUPT, not a JSON
+ * error). */
+parsed_opts *parse_options(sqlite3 *db, const char *fn, sqlite3_value *v, char **errmsg, bool *interrupted);
 void parsed_opts_free(void *p);
 
 /* The model argument: NULL (*name = NULL, the default model) or TEXT.

@@ -203,7 +203,9 @@ static int read_object(batch_cursor *cur, sqlite3_int64 i, sqlite3_value *json, 
     if (!cur->fields &&
         (rc = sqlite3_prepare_v2(db, "SELECT key, type, value FROM json_each(?1)", -1, &cur->fields, NULL))
             != SQLITE_OK)
-        return ext_vtab_error(cur->base.pVtab, "embed_batch: cannot read texts: %s", sqlite3_errmsg(db));
+        return rc == SQLITE_INTERRUPT ? rc
+                                      : ext_vtab_error(cur->base.pVtab, "embed_batch: cannot read texts: %s",
+                                                       sqlite3_errmsg(db));
     sqlite3_reset(cur->fields);
     if (sqlite3_bind_value(cur->fields, 1, json) != SQLITE_OK)
         return SQLITE_NOMEM;
@@ -238,6 +240,8 @@ static int read_object(batch_cursor *cur, sqlite3_int64 i, sqlite3_value *json, 
                 return SQLITE_NOMEM;
         }
     }
+    if (rc == SQLITE_INTERRUPT) /* sqlite3_interrupt stops the JSON reading too: not a JSON error */
+        return rc;
     if (rc != SQLITE_DONE)
         return ext_vtab_error(cur->base.pVtab, "embed_batch: element %lld: %s", (long long)i, sqlite3_errmsg(db));
     if (!seen_text)
@@ -296,6 +300,8 @@ static int next_window(batch_cursor *cur)
             cur->elems_done = true;
             break;
         }
+        if (rc == SQLITE_INTERRUPT) /* sqlite3_interrupt stops the JSON reading too: not a JSON error */
+            return rc;
         if (rc != SQLITE_ROW)
             return ext_vtab_error(cur->base.pVtab, "embed_batch: texts are not valid JSON: %s",
                                   sqlite3_errmsg(db));
@@ -349,11 +355,13 @@ static int check_array(sqlite3_vtab *vt, sqlite3 *db, sqlite3_value *texts_v)
     sqlite3_stmt *top = NULL;
     int rc;
     if ((rc = sqlite3_prepare_v2(db, "SELECT json_type(?1)", -1, &top, NULL)) != SQLITE_OK)
-        return ext_vtab_error(vt, "embed_batch: cannot read texts: %s", sqlite3_errmsg(db));
+        return rc == SQLITE_INTERRUPT ? rc : ext_vtab_error(vt, "embed_batch: cannot read texts: %s", sqlite3_errmsg(db));
     sqlite3_bind_value(top, 1, texts_v);
     rc = sqlite3_step(top);
     const char *kind = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(top, 0) : NULL;
-    if (rc != SQLITE_ROW)
+    if (rc == SQLITE_INTERRUPT)
+        ; /* interrupted, not a JSON error */
+    else if (rc != SQLITE_ROW)
         rc = ext_vtab_error(vt, "embed_batch: texts are not valid JSON: %s", sqlite3_errmsg(db));
     else if (!kind)
         rc = SQLITE_NOMEM;
@@ -401,8 +409,11 @@ static int batch_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_
 
     sqlite3 *db = ((batch_vtab *)vt)->db;
     char *msg = NULL;
-    cur->po = parse_options(db, "embed_batch", options_v, &msg);
+    bool interrupted;
+    cur->po = parse_options(db, "embed_batch", options_v, &msg, &interrupted);
     if (!cur->po) {
+        if (interrupted)
+            return SQLITE_INTERRUPT;
         if (!msg)
             return SQLITE_NOMEM;
         sqlite3_free(vt->zErrMsg);
@@ -430,7 +441,7 @@ static int batch_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_
 
     if ((rc = sqlite3_prepare_v2(db, "SELECT key, type, value FROM json_each(?1)", -1, &cur->elems, NULL)) !=
         SQLITE_OK)
-        return ext_vtab_error(vt, "embed_batch: cannot read texts: %s", sqlite3_errmsg(db));
+        return rc == SQLITE_INTERRUPT ? rc : ext_vtab_error(vt, "embed_batch: cannot read texts: %s", sqlite3_errmsg(db));
     /* The argument lives only during this call: the statement keeps a copy
      * (and json_each one more, with its parse: memory O(input)). */
     if (sqlite3_bind_value(cur->elems, 1, texts_v) != SQLITE_OK)

@@ -73,6 +73,53 @@ static void run_job(job *j, double interrupt_after_cpu)
     pthread_join(t, NULL);
 }
 
+/* A progress handler that interrupts the statement at its k-th call: with
+ * one call per VDBE instruction, every point where an interrupt can land --
+ * including inside the statements embed_batch runs on the same connection to
+ * read its JSON argument -- is tried, deterministically. */
+static int g_progress_calls, g_progress_stop_at;
+
+static int stop_at_call(void *arg)
+{
+    (void)arg;
+    return ++g_progress_calls == g_progress_stop_at;
+}
+
+static int step_all(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        ;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* An interrupt anywhere in these statements is SQLITE_INTERRUPT: before, one
+ * that landed in embed_batch's JSON reading was "embed_batch: texts are not
+ * valid JSON: interrupted" (SQLITE_ERROR). */
+static void test_interrupted_anywhere(sqlite3 *db, const char *sql)
+{
+    g_progress_calls = 0;
+    g_progress_stop_at = -1;
+    sqlite3_progress_handler(db, 1, stop_at_call, NULL);
+    CHECK(step_all(db, sql) == SQLITE_DONE);
+    int total = g_progress_calls;
+    for (int k = 1; k <= total; k++) {
+        g_progress_calls = 0;
+        g_progress_stop_at = k;
+        int rc = step_all(db, sql);
+        if (rc != SQLITE_INTERRUPT)
+            fprintf(stderr, "%s\nstopped at instruction %d of %d: rc %d: %s\n", sql, k, total, rc,
+                    sqlite3_errmsg(db));
+        CHECK(rc == SQLITE_INTERRUPT);
+    }
+    sqlite3_progress_handler(db, 0, NULL, NULL);
+    printf("interrupted at each of its %d instructions: SQLITE_INTERRUPT every time: %.50s...\n", total, sql);
+}
+
 static char *words(int n)
 {
     char *s = malloc((size_t)n * 12 + 1);
@@ -148,9 +195,16 @@ int main(void)
         run_job(&bulk_cut, whole.cpu / 6);
         printf("%s: %.3f s CPU whole, %.3f s CPU interrupted\n", b ? "3,000 rows" : "embed_batch of 3,000",
                whole.cpu, bulk_cut.cpu);
+        if (bulk_cut.rc != SQLITE_INTERRUPT)
+            fprintf(stderr, "rc %d: %s\n", bulk_cut.rc, sqlite3_errmsg(db));
         CHECK(bulk_cut.rc == SQLITE_INTERRUPT);
         CHECK(bulk_cut.cpu < whole.cpu * 0.5);
     }
+
+    test_interrupted_anywhere(db, "SELECT count(*) FROM embed_batch('tiny', '[null, \"a\", {\"id\": 1, \"text\": "
+                                  "\"b c\"}, {\"text\": null}, \"d\", null]', '{\"dims\": 16}')");
+    test_interrupted_anywhere(db, "SELECT length(embed('tiny', 'an interrupted text', '{\"dims\": 16}'))");
+    test_interrupted_anywhere(db, "SELECT count(*) FROM embed_chunks('tiny', 'one. two. three.', '{\"max_tokens\": 4}')");
 
     /* Bounded work: refused before any work is done. */
     char *err = NULL;
