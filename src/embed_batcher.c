@@ -30,9 +30,10 @@ struct emb_batcher {
 
     /* run(), sized for cap texts */
     size_t *order;       /* texts by token count */
+    size_t *rank;        /* inverse of order: text i is order[rank[i]] */
     emb_seq *seqs;       /* one forward call's sequences */
-    float *pooled;       /* (cap, n_embd): pooled vectors in `order` */
-    float *vecs;         /* (cap, dims): results by add() index */
+    float *pooled;       /* (cap, n_embd) in `order`: pooled vectors, then the
+                            results in place (first dims floats of each row) */
 
     /* add() scratch */
     emb_token_list toks;
@@ -80,9 +81,9 @@ void emb_batcher_destroy(emb_batcher *b)
     free(b->len);
     free(b->ids);
     free(b->order);
+    free(b->rank);
     free(b->seqs);
     free(b->pooled);
-    free(b->vecs);
     emb_token_list_free(&b->toks);
     free(b->joined);
     free(b);
@@ -120,7 +121,7 @@ static emb_code grow_texts(emb_batcher *b, emb_error *err)
         return EMB_OK;
     size_t E = b->m->hp.n_embd;
     size_t cap = b->cap ? 2 * b->cap : 1; /* one text (embed()) needs no more */
-    if (cap > SIZE_MAX / sizeof(float) / (E > b->dims ? E : b->dims) || cap > SIZE_MAX / sizeof(emb_seq))
+    if (cap > SIZE_MAX / sizeof(float) / E || cap > SIZE_MAX / sizeof(emb_seq))
         return emb_error_set(err, EMB_ERR_NOMEM, "%zu texts in one window are too many", cap);
     /* each realloc keeps the old block on failure; cap is raised only when all succeeded */
     size_t *off = realloc(b->off, cap * sizeof *off);
@@ -132,16 +133,16 @@ static emb_code grow_texts(emb_batcher *b, emb_error *err)
     size_t *order = realloc(b->order, cap * sizeof *order);
     if (order)
         b->order = order;
+    size_t *rank = realloc(b->rank, cap * sizeof *rank);
+    if (rank)
+        b->rank = rank;
     emb_seq *seqs = realloc(b->seqs, cap * sizeof *seqs);
     if (seqs)
         b->seqs = seqs;
     float *pooled = realloc(b->pooled, cap * E * sizeof *pooled);
     if (pooled)
         b->pooled = pooled;
-    float *vecs = realloc(b->vecs, cap * (size_t)b->dims * sizeof *vecs);
-    if (vecs)
-        b->vecs = vecs;
-    if (!off || !len || !order || !seqs || !pooled || !vecs)
+    if (!off || !len || !order || !rank || !seqs || !pooled)
         return emb_error_set(err, EMB_ERR_NOMEM, "out of memory for a window of %zu texts", cap);
     b->cap = cap;
     return EMB_OK;
@@ -274,8 +275,10 @@ static void sort_by_length(emb_batcher *b, sort_key *keys)
         keys[i].index = i;
     }
     qsort(keys, b->n, sizeof *keys, cmp_key);
-    for (size_t i = 0; i < b->n; i++)
+    for (size_t i = 0; i < b->n; i++) {
         b->order[i] = keys[i].index;
+        b->rank[keys[i].index] = i;
+    }
 }
 
 emb_code emb_batcher_run(emb_batcher *b, emb_error *err)
@@ -330,7 +333,6 @@ emb_code emb_batcher_run(emb_batcher *b, emb_error *err)
                                           "the model %s computed a non-finite value (%s) for the text "
                                           "at component %zu: its weights are damaged",
                                           gguf_name(b->m->file), isnan(v[j]) ? "NaN" : "infinity", j);
-        memcpy(b->vecs + b->order[k] * (size_t)b->dims, v, (size_t)b->dims * sizeof *v);
     }
     b->ran = true;
     return EMB_OK;
@@ -340,7 +342,7 @@ const float *emb_batcher_vector(const emb_batcher *b, size_t i)
 {
     if (!b->ran || i >= b->n)
         return NULL;
-    return b->vecs + i * (size_t)b->dims;
+    return b->pooled + b->rank[i] * (size_t)b->m->hp.n_embd;
 }
 
 size_t emb_batcher_tokens(const emb_batcher *b, size_t i)

@@ -18,7 +18,7 @@
  * to emb_embed_texts() of the same text up to the rounding of the matrix
  * products, which may depend on the other rows of a call (see docs/engine.md).
  *
- * Memory: the queued token ids (4 bytes per token), 2 x texts x n_embd floats
+ * Memory: the queued token ids (4 bytes per token), texts x n_embd floats
  * for the window, one forward workspace at a time, and tokenizer scratch
  * returned after every add() of a large text. A window is full at
  * EMB_BATCHER_WINDOW_TEXTS texts or EMB_BATCHER_WINDOW_BATCHES x batch_tokens
