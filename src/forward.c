@@ -112,6 +112,22 @@ static size_t chunk_rows(const emb_weight *w, size_t kc, size_t tile_bytes)
     return rows < oc ? rows : oc;
 }
 
+/* Rows per item when a range of n rows (an FFN chunk of up / gate) is cut
+ * into items of at most `chunk` rows: the same number of items, evened out
+ * (fc 384 with 336-row chunks: 192 + 192, not 336 + 48), a multiple of 16
+ * when `chunk` is. The tile then needs only the evened-out rows, and no item
+ * is a sliver. */
+static size_t even_chunk(size_t chunk, size_t n)
+{
+    if (chunk >= n)
+        return chunk;
+    size_t items = (n + chunk - 1) / chunk;
+    size_t rows = (n + items - 1) / items;
+    if (chunk % 16 == 0)
+        rows = (rows + 15) / 16 * 16;
+    return rows < chunk ? rows : chunk;
+}
+
 /* FFN hidden units per chunk: F, or the largest divisor of F that keeps one
  * FFN block's buffers (blk_f rows of up [+ gate] + out) within `budget`
  * floats and splits the rows of ffn_down at whole quantization blocks; but
@@ -160,6 +176,8 @@ static size_t tile_floats(const emb_model *m, size_t tile_bytes, size_t fc)
                 n = D * E; /* q/k/v are used per head */
             else if (i == 7)
                 n = chunk_rows(w, fc, tile_bytes) * fc;
+            else if (i == 5 || i == 6) /* up / gate: rows of one FFN chunk at a time */
+                n = even_chunk(chunk_rows(w, (size_t)w->ne0, tile_bytes), fc) * (size_t)w->ne0;
             else
                 n = chunk_rows(w, (size_t)w->ne0, tile_bytes) * (size_t)w->ne0;
             if (n > best)
@@ -819,10 +837,12 @@ static void layer_ffn(workspace *ws, const emb_model *m, const emb_layer *ly)
             jobs[0] = lin(up, fc, x, E, nb, &ly->ffn_up, bup, ws->p->tile_bytes);
             jobs[0].r_begin = c0;
             jobs[0].r_end = c0 + fc;
+            jobs[0].chunk = even_chunk(jobs[0].chunk, fc);
             if (nomic) {
                 jobs[1] = lin(gate, fc, x, E, nb, &ly->ffn_gate, NULL, ws->p->tile_bytes);
                 jobs[1].r_begin = c0;
                 jobs[1].r_end = c0 + fc;
+                jobs[1].chunk = even_chunk(jobs[1].chunk, fc);
             }
             run_linear(ws, jobs, nomic ? 2 : 1);
             rows_job act = {nomic ? ROWS_SWIGLU : ROWS_GELU, nb, fc, up, gate, NULL, NULL, NULL, 0};
