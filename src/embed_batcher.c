@@ -17,7 +17,8 @@ struct emb_batcher {
     size_t prefix_len;
     emb_pooling pooling;
     size_t max_tokens;
-    size_t budget;       /* tokens per forward call */
+    size_t budget;       /* tokens per forward call (at most) */
+    bool budget_given;   /* opts.batch_tokens was set: no memory budget */
     uint32_t dims;
     size_t n_added;      /* texts added since create: err->item of add() */
 
@@ -68,6 +69,7 @@ emb_batcher *emb_batcher_create(const emb_model *m, const emb_embed_opts *opts_i
     b->pooling = (emb_pooling)emb_embed_pooling(m, &opts);
     b->max_tokens = emb_embed_max_tokens(m, &opts);
     b->budget = opts.batch_tokens ? opts.batch_tokens : EMB_EMBED_BATCH_TOKENS;
+    b->budget_given = opts.batch_tokens != 0;
     b->dims = emb_embed_out_dims(m, &opts);
     return b;
 }
@@ -281,6 +283,27 @@ static void sort_by_length(emb_batcher *b, sort_key *keys)
     }
 }
 
+/* Tokens per forward call: the largest count up to the token budget whose
+ * workspace (on one thread, so that the packing, and with it the rounding of
+ * every vector, does not depend on the thread count) fits
+ * EMB_BATCHER_WORKSPACE_BYTES, in steps of 16; at least 16. An explicit
+ * opts.batch_tokens is used as given. */
+static size_t call_tokens(const emb_batcher *b, size_t max_len)
+{
+    if (b->budget_given)
+        return b->budget;
+    emb_forward_cfg one = b->opts.forward ? *b->opts.forward : (emb_forward_cfg){0};
+    one.threads = 1;
+    size_t t = b->budget;
+    while (t > 16) {
+        size_t len = max_len < t ? max_len : t;
+        if (emb_forward_workspace_bytes(b->m, t, len, &one) <= EMB_BATCHER_WORKSPACE_BYTES)
+            break;
+        t = t > 32 ? (t - 1) / 16 * 16 : 16;
+    }
+    return t;
+}
+
 emb_code emb_batcher_run(emb_batcher *b, emb_error *err)
 {
     emb_code rc;
@@ -294,11 +317,12 @@ emb_code emb_batcher_run(emb_batcher *b, emb_error *err)
         return emb_error_set(err, EMB_ERR_NOMEM, "out of memory for sorting %zu texts", b->n);
     sort_by_length(b, keys);
     free(keys);
+    size_t budget = call_tokens(b, b->len[b->order[b->n - 1]]);
 
     /* As few calls as the budget allows, evened out: a window of 4,200 tokens
      * with a budget of 512 becomes 9 calls of ~467 tokens, not 8 full ones
      * and a 104-token straggler (thin products are slow per token). */
-    size_t n_calls = b->n_ids / b->budget + (b->n_ids % b->budget != 0);
+    size_t n_calls = b->n_ids / budget + (b->n_ids % budget != 0);
     size_t target = b->n_ids / n_calls + (b->n_ids % n_calls != 0);
     for (size_t first = 0; first < b->n;) {
         size_t last = first, tokens = 0;
@@ -308,7 +332,7 @@ emb_code emb_batcher_run(emb_batcher *b, emb_error *err)
             b->seqs[last - first].n = b->len[t];
             tokens += b->len[t];
             last++;
-        } while (last < b->n && tokens < target && tokens + b->len[b->order[last]] <= b->budget);
+        } while (last < b->n && tokens < target && tokens + b->len[b->order[last]] <= budget);
         if ((rc = emb_forward(b->pooled + first * E, b->m, b->seqs, last - first, b->pooling,
                               b->opts.forward, err)) != EMB_OK)
             return rc;
