@@ -290,11 +290,11 @@ static void sort_by_length(emb_batcher *b, sort_key *keys)
  * opts.batch_tokens is used as given. */
 static size_t call_tokens(const emb_batcher *b, size_t max_len)
 {
-    if (b->budget_given)
+    if (b->budget_given || b->n == 1) /* one text runs alone whatever the budget */
         return b->budget;
     emb_forward_cfg one = b->opts.forward ? *b->opts.forward : (emb_forward_cfg){0};
     one.threads = 1;
-    size_t t = b->budget;
+    size_t t = b->n_ids < b->budget ? b->n_ids : b->budget; /* a small window: one check */
     while (t > 16) {
         size_t len = max_len < t ? max_len : t;
         if (emb_forward_workspace_bytes(b->m, t, len, &one) <= EMB_BATCHER_WORKSPACE_BYTES)
