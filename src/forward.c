@@ -114,17 +114,20 @@ static size_t chunk_rows(const emb_weight *w, size_t kc, size_t tile_bytes)
 
 /* Rows per item when a range of n rows (an FFN chunk of up / gate) is cut
  * into items of at most `chunk` rows: the same number of items, evened out
- * (fc 384 with 336-row chunks: 192 + 192, not 336 + 48), a multiple of 16
- * when `chunk` is. The tile then needs only the evened-out rows, and no item
- * is a sliver. */
+ * (fc 384 with 336-row chunks: 192 + 192, not 336 + 48), keeping the row
+ * alignment `chunk` has (its largest power-of-two factor, at most 64: the
+ * row-group kernels see the same groups). The tile then needs only the
+ * evened-out rows, and no item is a sliver. */
 static size_t even_chunk(size_t chunk, size_t n)
 {
     if (chunk >= n)
         return chunk;
+    size_t align = chunk & (~chunk + 1);
+    if (align > 64)
+        align = 64;
     size_t items = (n + chunk - 1) / chunk;
     size_t rows = (n + items - 1) / items;
-    if (chunk % 16 == 0)
-        rows = (rows + 15) / 16 * 16;
+    rows = (rows + align - 1) / align * align;
     return rows < chunk ? rows : chunk;
 }
 
