@@ -17,7 +17,7 @@
  * the calls of a window come out evenly sized. With the default batch_tokens
  * (0) a call has at most EMB_EMBED_BATCH_TOKENS tokens and fewer when its
  * workspace would exceed EMB_BATCHER_WORKSPACE_BYTES on one thread (nomic
- * 768-wide: ~340 tokens; MiniLM: 512). Vectors are identical in value
+ * 768-wide: 320 tokens; MiniLM: 512). Vectors are identical in value
  * to emb_embed_texts() of the same text up to the rounding of the matrix
  * products, which may depend on the other rows of a call (see docs/engine.md).
  *
@@ -42,7 +42,7 @@
 #define EMB_BATCHER_WINDOW_BATCHES ((size_t)8)
 /* Forward workspace per call of packed texts, one thread (docs/engine.md §4:
  * keeps embed_batch of short texts under 8 MiB of private memory for the
- * whole sqlite3 process at 1 and 2 threads; calls of ~340 instead of ~420
+ * whole sqlite3 process at 1 and 2 threads; calls of ~300 instead of ~420
  * tokens measured no slower in bulk). */
 #define EMB_BATCHER_WORKSPACE_BYTES ((size_t)7 << 19)
 
