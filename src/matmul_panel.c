@@ -75,10 +75,15 @@ void emb_matmul_panel_part(float *y, size_t ldy, const float *x, size_t ldx, siz
     /* scratch: the k-major panel (NR x KC), then one group of GR rows */
     float *panel = scratch, *rows = scratch + 32 * EMB_PANEL_KC;
     const uint8_t *cols = (const uint8_t *)w->data + k0 / bs * ts; /* column k0 of row 0 */
-    /* K blocks outermost: the block's columns of x (T x KC floats) stay in
-     * L2 while every panel of the range reads them */
-    for (size_t kb = 0; kb < kc; kb += EMB_PANEL_KC) {
-        const size_t n = kc - kb < EMB_PANEL_KC ? kc - kb : EMB_PANEL_KC;
+    /* K blocks of at most EMB_PANEL_KC columns, near-equal in whole
+     * EMB_PANEL_KC_STEP (every block size divides it): 1024 -> 512 + 512 */
+    const size_t n_blocks = (kc + EMB_PANEL_KC - 1) / EMB_PANEL_KC;
+    const size_t step = ((kc + n_blocks - 1) / n_blocks + EMB_PANEL_KC_STEP - 1) /
+                        EMB_PANEL_KC_STEP * EMB_PANEL_KC_STEP;
+    /* K blocks outermost: the block's columns of x (T x step floats) stay
+     * in L2 while every panel of the range reads them */
+    for (size_t kb = 0; kb < kc; kb += step) {
+        const size_t n = kc - kb < step ? kc - kb : step;
         const size_t src_off = kb / bs * ts;
         for (size_t p = r0; p < r1; p += NR) {
             const size_t np = r1 - p < NR ? r1 - p : NR;

@@ -40,12 +40,16 @@
 
 #include "model.h"
 
-/* K block (floats) of a panel: every block size of quant.h divides it. */
-#define EMB_PANEL_KC ((size_t)256)
+/* K blocks (floats) of a panel: at most EMB_PANEL_KC, near-equal multiples
+ * of EMB_PANEL_KC_STEP (every block size of quant.h divides it). Longer
+ * blocks mean fewer passes over y; measured best from ~768 up
+ * (docs/engine.md). */
+#define EMB_PANEL_KC ((size_t)768)
+#define EMB_PANEL_KC_STEP ((size_t)256)
 
 /* Scratch floats one call needs (any SIMD level): the k-major panel
  * (32 rows x EMB_PANEL_KC) and one group of 16 dequantized rows (16 x
- * EMB_PANEL_KC), 48 KiB. */
+ * EMB_PANEL_KC), 144 KiB. */
 #define EMB_PANEL_SCRATCH_FLOATS ((size_t)(32 + 16) * EMB_PANEL_KC)
 
 /* Weight rows per panel at the current SIMD level (32, 16 or 8): row ranges

@@ -184,7 +184,7 @@ static int check_part(uint32_t type, size_t K, size_t N, size_t T, size_t r0, si
              * one add per block */
             const size_t chain = kc < EMB_PANEL_KC ? kc : EMB_PANEL_KC;
             const double tol =
-                ((double)chain + (double)(kc / EMB_PANEL_KC) + 4.0) * FLT_EPSILON * mag + 1e-30;
+                ((double)chain + (double)(kc / EMB_PANEL_KC_STEP) + 4.0) * FLT_EPSILON * mag + 1e-30;
             if (!(fabs((double)got - want) <= tol)) {
                 print_error("%s K=%zu cols [%zu,+%zu) rows [%zu,%zu) T=%zu acc=%d at %s: "
                             "y[%zu][%zu] = %.9g, want %.9g (tol %.3g)\n",
