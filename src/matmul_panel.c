@@ -13,6 +13,8 @@
 #include "quant.h"
 
 #define SCALAR_NR 8
+/* rows per group: a multiple of every level's panel */
+#define EMB_PANEL_GROUP_ROWS ((size_t)128)
 
 static void pack_scalar(float *panel, const float *rows, size_t ldr, size_t g, size_t n)
 {
@@ -80,20 +82,25 @@ void emb_matmul_panel_part(float *y, size_t ldy, const float *x, size_t ldx, siz
     const size_t n_blocks = (kc + EMB_PANEL_KC - 1) / EMB_PANEL_KC;
     const size_t step = ((kc + n_blocks - 1) / n_blocks + EMB_PANEL_KC_STEP - 1) /
                         EMB_PANEL_KC_STEP * EMB_PANEL_KC_STEP;
-    /* K blocks outermost: the block's columns of x (T x step floats) stay
-     * in L2 while every panel of the range reads them */
-    for (size_t kb = 0; kb < kc; kb += step) {
-        const size_t n = kc - kb < step ? kc - kb : step;
-        const size_t src_off = kb / bs * ts;
-        for (size_t p = r0; p < r1; p += NR) {
-            const size_t np = r1 - p < NR ? r1 - p : NR;
-            for (size_t g0 = 0; g0 < NR; g0 += GR) {
-                const size_t g = g0 < np ? (np - g0 < GR ? np - g0 : GR) : 0;
-                for (size_t i = 0; i < g; i++)
-                    deq(rows + i * n, cols + (p + g0 + i) * rb + src_off, n);
-                ops->pack(panel + g0, rows, n, g, n);
+    /* Row groups of EMB_PANEL_GROUP_ROWS, K blocks inside them: the group's
+     * outputs (T x 128 floats) and the block's columns of x (T x step
+     * floats) stay in L2 while every panel of the group reads them. */
+    for (size_t g_lo = r0; g_lo < r1; g_lo += EMB_PANEL_GROUP_ROWS) {
+        const size_t g_hi = r1 - g_lo < EMB_PANEL_GROUP_ROWS ? r1 : g_lo + EMB_PANEL_GROUP_ROWS;
+        for (size_t kb = 0; kb < kc; kb += step) {
+            const size_t n = kc - kb < step ? kc - kb : step;
+            const size_t src_off = kb / bs * ts;
+            for (size_t p = g_lo; p < g_hi; p += NR) {
+                const size_t np = g_hi - p < NR ? g_hi - p : NR;
+                for (size_t g0 = 0; g0 < NR; g0 += GR) {
+                    const size_t g = g0 < np ? (np - g0 < GR ? np - g0 : GR) : 0;
+                    for (size_t i = 0; i < g; i++)
+                        deq(rows + i * n, cols + (p + g0 + i) * rb + src_off, n);
+                    ops->pack(panel + g0, rows, n, g, n);
+                }
+                ops->kernel(y + (p - r0), ldy, x + kb, ldx, T, panel, n, np,
+                            accumulate || kb > 0);
             }
-            ops->kernel(y + (p - r0), ldy, x + kb, ldx, T, panel, n, np, accumulate || kb > 0);
         }
     }
 }

@@ -13,7 +13,7 @@
  * SIMD kernels of quant.h (bit-identical to the scalar reference) and
  * transposed to k-major [k][NR] in a scratch buffer that stays in L1/L2;
  * then a register-blocked micro-kernel (MR tokens x NR rows of accumulators:
- * 14 x 32 on AVX-512, 6 x 16 on AVX2) multiplies it with the activations,
+ * 12 x 32 on AVX-512, 6 x 16 on AVX2) multiplies it with the activations,
  * broadcasting x[t][k] straight from x: x is read in place, never packed, and
  * y is written once per KC columns without a separate zeroing pass.
  * See docs/engine.md "Panel products".

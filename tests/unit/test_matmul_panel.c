@@ -260,8 +260,8 @@ static void test_every_type_level_and_shape(void **state)
     assert_true(ok);
 }
 
-/* A bulk-sized T on the hot types: 513 = 36 blocks of 14 + 9 (AVX-512),
- * 85 x 6 + 3 (AVX2). */
+/* A bulk-sized T on the hot types: 513 tokens = 43 blocks of 11-12
+ * (AVX-512), 86 blocks of 5-6 (AVX2). */
 static void test_bulk_tokens(void **state)
 {
     (void)state;
