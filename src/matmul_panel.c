@@ -74,7 +74,7 @@ void emb_matmul_panel_part(float *y, size_t ldy, const float *x, size_t ldx, siz
     const emb_panel_ops *ops = pick_ops();
     const size_t bs = info->block_size, ts = info->type_size, rb = (size_t)w->row_bytes;
     const size_t NR = ops->nr, GR = ops->gr;
-    /* scratch: the k-major panel (NR x KC), then one group of GR rows */
+    /* scratch: the k-major panel (NR x KC), then GR rows of one step */
     float *panel = scratch, *rows = scratch + 32 * EMB_PANEL_KC;
     const uint8_t *cols = (const uint8_t *)w->data + k0 / bs * ts; /* column k0 of row 0 */
     /* K blocks of at most EMB_PANEL_KC columns, near-equal in whole
@@ -92,11 +92,17 @@ void emb_matmul_panel_part(float *y, size_t ldy, const float *x, size_t ldx, siz
             const size_t src_off = kb / bs * ts;
             for (size_t p = g_lo; p < g_hi; p += NR) {
                 const size_t np = g_hi - p < NR ? g_hi - p : NR;
-                for (size_t g0 = 0; g0 < NR; g0 += GR) {
-                    const size_t g = g0 < np ? (np - g0 < GR ? np - g0 : GR) : 0;
-                    for (size_t i = 0; i < g; i++)
-                        deq(rows + i * n, cols + (p + g0 + i) * rb + src_off, n);
-                    ops->pack(panel + g0, rows, n, g, n);
+                /* GR rows x EMB_PANEL_KC_STEP columns at a time: the
+                 * dequantized rows (16 KiB) stay in L1 until packed */
+                for (size_t c0 = 0; c0 < n; c0 += EMB_PANEL_KC_STEP) {
+                    const size_t nc = n - c0 < EMB_PANEL_KC_STEP ? n - c0 : EMB_PANEL_KC_STEP;
+                    const uint8_t *src = cols + src_off + c0 / bs * ts;
+                    for (size_t g0 = 0; g0 < NR; g0 += GR) {
+                        const size_t g = g0 < np ? (np - g0 < GR ? np - g0 : GR) : 0;
+                        for (size_t i = 0; i < g; i++)
+                            deq(rows + i * nc, src + (p + g0 + i) * rb, nc);
+                        ops->pack(panel + c0 * NR + g0, rows, nc, g, nc);
+                    }
                 }
                 ops->kernel(y + (p - r0), ldy, x + kb, ldx, T, panel, n, np,
                             accumulate || kb > 0);

@@ -48,9 +48,9 @@
 #define EMB_PANEL_KC_STEP ((size_t)256)
 
 /* Scratch floats one call needs (any SIMD level): the k-major panel
- * (32 rows x EMB_PANEL_KC) and one group of 16 dequantized rows (16 x
- * EMB_PANEL_KC), 144 KiB. */
-#define EMB_PANEL_SCRATCH_FLOATS ((size_t)(32 + 16) * EMB_PANEL_KC)
+ * (32 rows x EMB_PANEL_KC) and one group of 16 dequantized rows of
+ * EMB_PANEL_KC_STEP columns, 112 KiB. */
+#define EMB_PANEL_SCRATCH_FLOATS ((size_t)32 * EMB_PANEL_KC + (size_t)16 * EMB_PANEL_KC_STEP)
 
 /* Weight rows per panel at the current SIMD level (32, 16 or 8): row ranges
  * that are multiples of it use every lane. */
