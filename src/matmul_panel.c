@@ -13,8 +13,8 @@
 #include "quant.h"
 
 #define SCALAR_NR 8
-/* rows per group: a multiple of every level's panel */
-#define EMB_PANEL_GROUP_ROWS ((size_t)128)
+/* rows per group: a multiple of every level's panel (48, 16, 8) */
+#define EMB_PANEL_GROUP_ROWS ((size_t)96)
 
 static void pack_scalar(float *panel, const float *rows, size_t ldr, size_t g, size_t n)
 {
@@ -42,7 +42,8 @@ static void kernel_scalar(float *y, size_t ldy, const float *x, size_t ldx, size
     }
 }
 
-const emb_panel_ops emb_panel_ops_scalar = {SCALAR_NR, SCALAR_NR, pack_scalar, kernel_scalar};
+const emb_panel_ops emb_panel_ops_scalar = {SCALAR_NR, SCALAR_NR, SCALAR_NR, pack_scalar,
+                                             kernel_scalar};
 
 static const emb_panel_ops *pick_ops(void)
 {
@@ -75,7 +76,7 @@ void emb_matmul_panel_part(float *y, size_t ldy, const float *x, size_t ldx, siz
     const size_t bs = info->block_size, ts = info->type_size, rb = (size_t)w->row_bytes;
     const size_t NR = ops->nr, GR = ops->gr;
     /* scratch: the k-major panel (NR x KC), then GR rows of one step */
-    float *panel = scratch, *rows = scratch + 32 * EMB_PANEL_KC;
+    float *panel = scratch, *rows = scratch + EMB_PANEL_SCRATCH_FLOATS - 16 * EMB_PANEL_KC_STEP;
     const uint8_t *cols = (const uint8_t *)w->data + k0 / bs * ts; /* column k0 of row 0 */
     /* K blocks of at most EMB_PANEL_KC columns, near-equal in whole
      * EMB_PANEL_KC_STEP (every block size divides it): 1024 -> 512 + 512 */
@@ -83,21 +84,25 @@ void emb_matmul_panel_part(float *y, size_t ldy, const float *x, size_t ldx, siz
     const size_t step = ((kc + n_blocks - 1) / n_blocks + EMB_PANEL_KC_STEP - 1) /
                         EMB_PANEL_KC_STEP * EMB_PANEL_KC_STEP;
     /* Row groups of EMB_PANEL_GROUP_ROWS, K blocks inside them: the group's
-     * outputs (T x 128 floats) and the block's columns of x (T x step
+     * outputs (T x 96 floats) and the block's columns of x (T x step
      * floats) stay in L2 while every panel of the group reads them. */
     for (size_t g_lo = r0; g_lo < r1; g_lo += EMB_PANEL_GROUP_ROWS) {
         const size_t g_hi = r1 - g_lo < EMB_PANEL_GROUP_ROWS ? r1 : g_lo + EMB_PANEL_GROUP_ROWS;
         for (size_t kb = 0; kb < kc; kb += step) {
             const size_t n = kc - kb < step ? kc - kb : step;
             const size_t src_off = kb / bs * ts;
-            for (size_t p = g_lo; p < g_hi; p += NR) {
-                const size_t np = g_hi - p < NR ? g_hi - p : NR;
+            /* near-equal panels of whole vectors: 64 rows -> 32 + 32 at
+             * NR 48, not 48 + 16 */
+            const size_t n_pan = (g_hi - g_lo + NR - 1) / NR;
+            const size_t width = ((g_hi - g_lo + n_pan - 1) / n_pan + ops->vw - 1) / ops->vw * ops->vw;
+            for (size_t p = g_lo; p < g_hi; p += width) {
+                const size_t np = g_hi - p < width ? g_hi - p : width;
                 /* GR rows x EMB_PANEL_KC_STEP columns at a time: the
                  * dequantized rows (16 KiB) stay in L1 until packed */
                 for (size_t c0 = 0; c0 < n; c0 += EMB_PANEL_KC_STEP) {
                     const size_t nc = n - c0 < EMB_PANEL_KC_STEP ? n - c0 : EMB_PANEL_KC_STEP;
                     const uint8_t *src = cols + src_off + c0 / bs * ts;
-                    for (size_t g0 = 0; g0 < NR; g0 += GR) {
+                    for (size_t g0 = 0; g0 < width; g0 += GR) {
                         const size_t g = g0 < np ? (np - g0 < GR ? np - g0 : GR) : 0;
                         for (size_t i = 0; i < g; i++)
                             deq(rows + i * nc, src + (p + g0 + i) * rb, nc);

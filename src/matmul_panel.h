@@ -13,7 +13,7 @@
  * SIMD kernels of quant.h (bit-identical to the scalar reference) and
  * transposed to k-major [k][NR] in a scratch buffer that stays in L1/L2;
  * then a register-blocked micro-kernel (MR tokens x NR rows of accumulators:
- * 12 x 32 on AVX-512, 6 x 16 on AVX2) multiplies it with the activations,
+ * 8 x 48 on AVX-512, 6 x 16 on AVX2) multiplies it with the activations,
  * broadcasting x[t][k] straight from x: x is read in place, never packed, and
  * y is written once per KC columns without a separate zeroing pass.
  * See docs/engine.md "Panel products".
@@ -48,12 +48,11 @@
 #define EMB_PANEL_KC_STEP ((size_t)256)
 
 /* Scratch floats one call needs (any SIMD level): the k-major panel
- * (32 rows x EMB_PANEL_KC) and one group of 16 dequantized rows of
- * EMB_PANEL_KC_STEP columns, 112 KiB. */
-#define EMB_PANEL_SCRATCH_FLOATS ((size_t)32 * EMB_PANEL_KC + (size_t)16 * EMB_PANEL_KC_STEP)
+ * (48 rows x EMB_PANEL_KC) and one group of 16 dequantized rows of
+ * EMB_PANEL_KC_STEP columns, 160 KiB. */
+#define EMB_PANEL_SCRATCH_FLOATS ((size_t)48 * EMB_PANEL_KC + (size_t)16 * EMB_PANEL_KC_STEP)
 
-/* Weight rows per panel at the current SIMD level (32, 16 or 8): row ranges
- * that are multiples of it use every lane. */
+/* Weight rows per panel at most, at the current SIMD level (48, 16 or 8). */
 size_t emb_matmul_panel_rows(void);
 
 /*

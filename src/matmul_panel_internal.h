@@ -12,6 +12,7 @@
 typedef struct emb_panel_ops {
     size_t nr; /* weight rows per panel (columns of the k-major panel)       */
     size_t gr; /* rows the driver dequantizes at a time (divides nr, <= 16) */
+    size_t vw; /* panels narrower than nr are cut in multiples of this     */
     /*
      * rows: g <= gr rows of n floats, leading dim ldr (dequantized weights).
      * Writes panel[k * nr + i] = rows[i * ldr + k] for k < n, i < g, and 0

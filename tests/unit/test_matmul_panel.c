@@ -380,7 +380,7 @@ static void test_predicate(void **state)
     restore_best_level();
     if (strcmp(emb_quant_simd_level(), "scalar") != 0) {
         assert_int_equal(emb_matmul_panel_rows(),
-                         strcmp(emb_quant_simd_level(), "avx512") == 0 ? 32 : 16);
+                         strcmp(emb_quant_simd_level(), "avx512") == 0 ? 48 : 16);
         for (size_t i = 0; i < N_TYPES; i++) {
             assert_false(emb_matmul_panel_wins(TYPES[i], EMB_THIN_MAX_TOKENS));
             assert_true(emb_matmul_panel_wins(TYPES[i], EMB_THIN_MAX_TOKENS + 1));
