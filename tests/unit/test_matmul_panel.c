@@ -12,7 +12,8 @@
  * dimensions larger than the widths, weights at unaligned addresses. Every
  * output must be within the float accumulation bound of the double result,
  * and nothing outside y[0..T)[0..r1 - r0) may be written. Also: results do
- * not depend on how the rows are split between calls (threads).
+ * not depend on how the rows are split between calls (threads), and every
+ * type gives exactly the products of its F32 twin (fused F16 / Q8_0 packs).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -345,6 +346,59 @@ static void test_split_is_bit_identical(void **state)
     free(scratch);
 }
 
+/* A weight of any type gives products bit-identical to its F32 twin (the
+ * reference dequantization stored as F32): the panels are exactly the
+ * reference weights whichever way they are built (dequantize + pack, or the
+ * fused F16 / Q8_0 packs), and the micro-kernel is the same. */
+static void test_bit_identical_to_f32_twin(void **state)
+{
+    (void)state;
+    const size_t N = 70, T = 29;
+    int ok = 1;
+    for (int l = 0; l < 3; l++) {
+        if (!emb_quant_force_level(LEVELS[l]))
+            continue;
+        for (size_t ti = 0; ti < N_TYPES; ti++) {
+            const uint32_t type = TYPES[ti];
+            const ggml_type_info *info = ggml_type_get(type);
+            size_t ks[2];
+            widths(type, ks);
+            for (int wi = 0; wi < 2; wi++) {
+                const size_t K = ks[wi], row_bytes = K / info->block_size * info->type_size;
+                uint8_t *wq = malloc(N * row_bytes);
+                float *wf = malloc(N * K * sizeof(float)), *x = malloc(T * K * sizeof(float));
+                float *ya = malloc(T * N * sizeof(float)), *yb = malloc(T * N * sizeof(float));
+                float *scratch = scratch_new();
+                assert_true(wq && wf && x && ya && yb);
+                fill_weights(wq, type, K, N, row_bytes);
+                for (size_t r = 0; r < N; r++)
+                    emb_quant_kernel_ref(type)(wf + r * K, wq + r * row_bytes, K);
+                for (size_t i = 0; i < T * K; i++)
+                    x[i] = rng_unit();
+                emb_weight w = {.data = wq, .type = type, .ne0 = (int64_t)K, .ne1 = (int64_t)N,
+                                .row_bytes = row_bytes};
+                emb_weight w32 = {.data = wf, .type = GGML_TYPE_F32, .ne0 = (int64_t)K,
+                                  .ne1 = (int64_t)N, .row_bytes = K * sizeof(float)};
+                emb_matmul_panel_part(ya, N, x, K, T, &w, 0, N, 0, K, false, scratch);
+                emb_matmul_panel_part(yb, N, x, K, T, &w32, 0, N, 0, K, false, scratch);
+                if (memcmp(ya, yb, T * N * sizeof(float)) != 0) {
+                    print_error("%s K=%zu at %s: not bit-identical to the F32 twin\n",
+                                ggml_type_name(type), K, emb_quant_simd_level());
+                    ok = 0;
+                }
+                free(wq);
+                free(wf);
+                free(x);
+                free(ya);
+                free(yb);
+                free(scratch);
+            }
+        }
+    }
+    restore_best_level();
+    assert_true(ok);
+}
+
 /* T == 0, empty row ranges and empty slices write nothing. */
 static void test_empty_products_write_nothing(void **state)
 {
@@ -396,6 +450,7 @@ int main(void)
         cmocka_unit_test(test_bulk_tokens),
         cmocka_unit_test(test_column_slices_and_accumulate),
         cmocka_unit_test(test_split_is_bit_identical),
+        cmocka_unit_test(test_bit_identical_to_f32_twin),
         cmocka_unit_test(test_empty_products_write_nothing),
         cmocka_unit_test(test_predicate),
     };
