@@ -42,8 +42,8 @@ static void kernel_scalar(float *y, size_t ldy, const float *x, size_t ldx, size
     }
 }
 
-const emb_panel_ops emb_panel_ops_scalar = {SCALAR_NR,   SCALAR_NR, SCALAR_NR,
-                                             pack_scalar, NULL,      kernel_scalar};
+const emb_panel_ops emb_panel_ops_scalar = {SCALAR_NR, SCALAR_NR, SCALAR_NR, pack_scalar,
+                                             kernel_scalar};
 
 static const emb_panel_ops *pick_ops(void)
 {
@@ -104,9 +104,6 @@ void emb_matmul_panel_part(float *y, size_t ldy, const float *x, size_t ldx, siz
                     const uint8_t *src = cols + src_off + c0 / bs * ts;
                     for (size_t g0 = 0; g0 < width; g0 += GR) {
                         const size_t g = g0 < np ? (np - g0 < GR ? np - g0 : GR) : 0;
-                        if (ops->pack_direct && ops->pack_direct(w->type, panel + c0 * NR + g0,
-                                                                 src + (p + g0) * rb, rb, g, nc))
-                            continue;
                         for (size_t i = 0; i < g; i++)
                             deq(rows + i * nc, src + (p + g0 + i) * rb, nc);
                         ops->pack(panel + c0 * NR + g0, rows, nc, g, nc);

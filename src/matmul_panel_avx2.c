@@ -132,6 +132,6 @@ static void kernel(float *y, size_t ldy, const float *x, size_t ldx, size_t T, c
     }
 }
 
-const emb_panel_ops emb_panel_ops_avx2 = {NR, GR, NR, pack, NULL, kernel};
+const emb_panel_ops emb_panel_ops_avx2 = {NR, GR, NR, pack, kernel};
 
 #endif

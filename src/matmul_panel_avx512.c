@@ -18,9 +18,6 @@
 #include <immintrin.h>
 #include <stdint.h>
 
-#include "ggml_types.h"
-#include "quant.h"
-
 #define NR 48
 #define GR 16
 #define MR_MAX 12
@@ -69,55 +66,6 @@ static void pack(float *panel, const float *rows, size_t ldr, size_t g, size_t n
         for (size_t i = 0; i < GR; i++)
             pk[i] = i < g ? rows[i * ldr + k] : 0.0f;
     }
-}
-
-/*
- * The dequantization fused into the pack for the two bulk types, so the rows
- * never pass through memory as f32: the same exact operations as the
- * dequantization kernels (f16 -> f32 conversion; Q8_0: float(q) * d, one
- * rounding), hence bit-identical panels. src: column 0 of the first row, rows
- * rb bytes apart; n: a multiple of 16 (F16) or 32 (Q8_0), else false.
- */
-static bool pack_direct(uint32_t type, float *panel, const uint8_t *src, size_t rb, size_t g,
-                        size_t n)
-{
-    if (type == GGML_TYPE_F16 && n % 16 == 0) {
-        for (size_t k = 0; k < n; k += 16) {
-            __m512 r[16];
-            for (size_t i = 0; i < 16; i++)
-                r[i] = i < g ? _mm512_cvtph_ps(_mm256_loadu_si256(
-                                   (const __m256i *)(const void *)(src + i * rb + 2 * k)))
-                             : _mm512_setzero_ps();
-            transpose16(r);
-            for (size_t j = 0; j < 16; j++)
-                _mm512_store_ps(panel + (k + j) * NR, r[j]);
-        }
-        return true;
-    }
-    if (type == GGML_TYPE_Q8_0 && n % 32 == 0) {
-        for (size_t k = 0; k < n; k += 16) {
-            /* block k / 32 (2-byte f16 scale, then 32 int8), half (k / 16) % 2 */
-            const size_t off = k / 32 * 34;
-            const size_t half = k % 32;
-            __m512 r[16];
-            for (size_t i = 0; i < 16; i++) {
-                if (i < g) {
-                    const uint8_t *b = src + i * rb + off;
-                    const float d = emb_f16_to_f32((uint16_t)(b[0] | (uint16_t)b[1] << 8));
-                    const __m128i q = _mm_loadu_si128((const __m128i *)(const void *)(b + 2 + half));
-                    r[i] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)),
-                                         _mm512_set1_ps(d));
-                } else {
-                    r[i] = _mm512_setzero_ps();
-                }
-            }
-            transpose16(r);
-            for (size_t j = 0; j < 16; j++)
-                _mm512_store_ps(panel + (k + j) * NR, r[j]);
-        }
-        return true;
-    }
-    return false;
 }
 
 /* TB tokens x NV * 16 rows (both constants after inlining); m: the rows
@@ -213,6 +161,6 @@ static void kernel(float *y, size_t ldy, const float *x, size_t ldx, size_t T, c
     }
 }
 
-const emb_panel_ops emb_panel_ops_avx512 = {NR, GR, 16, pack, pack_direct, kernel};
+const emb_panel_ops emb_panel_ops_avx512 = {NR, GR, 16, pack, kernel};
 
 #endif

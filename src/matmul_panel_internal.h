@@ -8,7 +8,6 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 
 typedef struct emb_panel_ops {
     size_t nr; /* weight rows per panel (columns of the k-major panel)       */
@@ -21,14 +20,6 @@ typedef struct emb_panel_ops {
      * of this group, i.e. the panel's base + the group's first row.
      */
     void (*pack)(float *panel, const float *rows, size_t ldr, size_t g, size_t n);
-    /*
-     * Optional (NULL: none): the same panel columns as dequantizing g rows of
-     * n columns and pack(), straight from the quantized bytes (src: the first
-     * row's column, rows rb bytes apart), bit-identical; false (nothing
-     * written) for types or widths it does not handle.
-     */
-    bool (*pack_direct)(uint32_t type, float *panel, const uint8_t *src, size_t rb, size_t g,
-                        size_t n);
     /*
      * y: (T, nr_used) leading dim ldy; x: (T, n) leading dim ldx; panel: k-major
      * (n, nr), columns >= nr_used zero.

@@ -13,7 +13,7 @@
  * output must be within the float accumulation bound of the double result,
  * and nothing outside y[0..T)[0..r1 - r0) may be written. Also: results do
  * not depend on how the rows are split between calls (threads), and every
- * type gives exactly the products of its F32 twin (fused F16 / Q8_0 packs).
+ * type gives exactly the products of its F32 twin.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -348,8 +348,8 @@ static void test_split_is_bit_identical(void **state)
 
 /* A weight of any type gives products bit-identical to its F32 twin (the
  * reference dequantization stored as F32): the panels are exactly the
- * reference weights whichever way they are built (dequantize + pack, or the
- * fused F16 / Q8_0 packs), and the micro-kernel is the same. */
+ * reference weights (SIMD dequantization and the transposing pack are
+ * exact), and the micro-kernel is the same. */
 static void test_bit_identical_to_f32_twin(void **state)
 {
     (void)state;
