@@ -22,10 +22,11 @@ typedef struct emb_panel_ops {
     void (*pack)(float *panel, const float *rows, size_t ldr, size_t g, size_t n);
     /*
      * y: (T, nr_used) leading dim ldy; x: (T, n) leading dim ldx; panel: k-major
-     * (n, nr), columns >= nr_used zero.
+     * (n, nr), 64-byte aligned, columns from nr_used up to the next multiple
+     * of vw zero (the kernel may read them, never stores them).
      *     y[t][i] = (acc ? y[t][i] : 0) + sum_{k < n} x[t][k] * panel[k][i]
-     * for t < T, i < nr_used; nothing else is written. The sum is one FMA
-     * chain in k order, started from 0.
+     * for t < T, i < nr_used; nothing else is written. The sum is one chain
+     * in k order started from 0 (FMAs on the SIMD levels), then added to y.
      */
     void (*kernel)(float *y, size_t ldy, const float *x, size_t ldx, size_t T,
                    const float *panel, size_t n, size_t nr_used, bool acc);
