@@ -9,6 +9,14 @@
  *                 call and one forward pass (default one)
  *     -r N        timed runs over the whole file (default 5)
  *     -t N        engine threads (embed_threads; default: the pool's default)
+ *     -B N        with -m batch: tokens per forward call (opts.batch_tokens;
+ *                 default the pipeline's); -m batch = all texts in one
+ *                 emb_embed_texts call, packed as embed_batch packs them
+ *     -T BYTES, -F BYTES, -K N   emb_forward_cfg tile_bytes, ffn_bytes,
+ *                 block_tokens (0 = default)
+ *
+ * Also prints the peak private memory (RssAnon of the whole process, sampled
+ * every millisecond by a thread) over the timed runs.
  *
  * TEXTS.txt holds one text per line ('\n' separated, no empty lines). After
  * one untimed warm-up run, every run embeds all texts; the output is one
@@ -19,6 +27,8 @@
  * Wall time includes tokenization, the forward pass, pooling and L2, i.e.
  * everything emb_embed_texts does; CPU time is the process's (all threads).
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +95,36 @@ static char *read_all(const char *path, size_t *len)
     return buf;
 }
 
+static atomic_long peak_anon_kb;
+static atomic_bool sampling;
+
+static long rss_anon_kb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "RssAnon: %ld kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}
+
+static void *sampler(void *arg)
+{
+    (void)arg;
+    struct timespec ms = {0, 1000000};
+    while (atomic_load(&sampling)) {
+        long kb = rss_anon_kb();
+        if (kb > atomic_load(&peak_anon_kb))
+            atomic_store(&peak_anon_kb, kb);
+        nanosleep(&ms, NULL);
+    }
+    return NULL;
+}
+
 /* Embeds every text once: one call per text (one_by_one) or one call for all. */
 static int embed_all(float *out, const emb_model *m, const emb_str *texts, size_t n, bool one_by_one,
                      const emb_embed_opts *opts, size_t dims, emb_error *err)
@@ -104,20 +144,33 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *model_path = argv[1], *texts_path = argv[2];
-    bool one_by_one = true;
+    bool one_by_one = true, batch_mode = false;
     int runs = 5, threads = 0;
+    size_t batch_tokens = 0;
+    emb_forward_cfg fcfg = {0};
+    pthread_t sampler_thread;
+    bool sampler_on = false;
     for (int i = 3; i < argc; i++) {
         if (!strcmp(argv[i], "-m") && i + 1 < argc) {
             const char *v = argv[++i];
-            if (strcmp(v, "one") && strcmp(v, "all")) {
-                fprintf(stderr, "-m takes one or all, got '%s'\n", v);
+            if (strcmp(v, "one") && strcmp(v, "all") && strcmp(v, "batch")) {
+                fprintf(stderr, "-m takes one, all or batch, got '%s'\n", v);
                 return 2;
             }
             one_by_one = !strcmp(v, "one");
+            batch_mode = !strcmp(v, "batch");
         } else if (!strcmp(argv[i], "-r") && i + 1 < argc)
             runs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "-t") && i + 1 < argc)
             threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "-B") && i + 1 < argc)
+            batch_tokens = (size_t)strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "-T") && i + 1 < argc)
+            fcfg.tile_bytes = (size_t)strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "-F") && i + 1 < argc)
+            fcfg.ffn_bytes = (size_t)strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "-K") && i + 1 < argc)
+            fcfg.block_tokens = (size_t)strtoull(argv[++i], NULL, 10);
         else {
             fprintf(stderr, "unknown option %s\n", argv[i]);
             return 2;
@@ -190,7 +243,10 @@ int main(int argc, char **argv)
         n_tokens += tl.n;
         emb_token_list_free(&tl);
     }
-    if (!one_by_one)
+    opts.forward = &fcfg;
+    if (batch_mode)
+        opts.batch_tokens = batch_tokens;
+    else if (!one_by_one)
         opts.batch_tokens = n_tokens; /* one forward pass for all texts */
     size_t dims = emb_embed_out_dims(m, &opts);
     out = malloc(n * dims * sizeof *out);
@@ -205,6 +261,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err.msg);
         goto end;
     }
+    long base_kb = rss_anon_kb();
+    atomic_store(&peak_anon_kb, base_kb);
+    atomic_store(&sampling, true);
+    sampler_on = pthread_create(&sampler_thread, NULL, sampler, NULL) == 0;
     for (int r = 0; r < runs; r++) {
         double w0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
         if (embed_all(out, m, texts, n, one_by_one, &opts, dims, &err) != 0) {
@@ -215,13 +275,22 @@ int main(int argc, char **argv)
         cpu[r] = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
         printf("run %d: wall %.1f ms, cpu %.1f ms\n", r + 1, wall[r] * 1e3, cpu[r] * 1e3);
     }
+    atomic_store(&sampling, false);
+    if (sampler_on)
+        pthread_join(sampler_thread, NULL);
+    sampler_on = false;
+    printf("RssAnon after the warm-up %.2f MiB, peak over the timed runs %.2f MiB\n", (double)base_kb / 1024.0,
+           (double)atomic_load(&peak_anon_kb) / 1024.0);
     double w = median(wall, (size_t)runs), c = median(cpu, (size_t)runs);
     printf("result: mode %s, %zu texts, %zu tokens, threads %zu, runs %d: median wall %.3f ms/text "
            "(%.0f tokens/s), median cpu %.3f ms/text\n",
-           one_by_one ? "one" : "all", n, n_tokens, emb_pool_threads(), runs, w * 1e3 / (double)n,
+           batch_mode ? "batch" : one_by_one ? "one" : "all", n, n_tokens, emb_pool_threads(), runs, w * 1e3 / (double)n,
            (double)n_tokens / w, c * 1e3 / (double)n);
     rc = 0;
 end:
+    atomic_store(&sampling, false);
+    if (sampler_on)
+        pthread_join(sampler_thread, NULL);
     emb_model_destroy(m);
     free(out);
     free(wall);

@@ -17,7 +17,8 @@ struct emb_batcher {
     size_t prefix_len;
     emb_pooling pooling;
     size_t max_tokens;
-    size_t budget;       /* tokens per forward call */
+    size_t budget;       /* tokens per forward call (at most) */
+    bool budget_given;   /* opts.batch_tokens was set: no memory budget */
     uint32_t dims;
     size_t n_added;      /* texts added since create: err->item of add() */
 
@@ -30,9 +31,10 @@ struct emb_batcher {
 
     /* run(), sized for cap texts */
     size_t *order;       /* texts by token count */
+    size_t *rank;        /* inverse of order: text i is order[rank[i]] */
     emb_seq *seqs;       /* one forward call's sequences */
-    float *pooled;       /* (cap, n_embd): pooled vectors in `order` */
-    float *vecs;         /* (cap, dims): results by add() index */
+    float *pooled;       /* (cap, n_embd) in `order`: pooled vectors, then the
+                            results in place (first dims floats of each row) */
 
     /* add() scratch */
     emb_token_list toks;
@@ -67,6 +69,7 @@ emb_batcher *emb_batcher_create(const emb_model *m, const emb_embed_opts *opts_i
     b->pooling = (emb_pooling)emb_embed_pooling(m, &opts);
     b->max_tokens = emb_embed_max_tokens(m, &opts);
     b->budget = opts.batch_tokens ? opts.batch_tokens : EMB_EMBED_BATCH_TOKENS;
+    b->budget_given = opts.batch_tokens != 0;
     b->dims = emb_embed_out_dims(m, &opts);
     return b;
 }
@@ -80,9 +83,9 @@ void emb_batcher_destroy(emb_batcher *b)
     free(b->len);
     free(b->ids);
     free(b->order);
+    free(b->rank);
     free(b->seqs);
     free(b->pooled);
-    free(b->vecs);
     emb_token_list_free(&b->toks);
     free(b->joined);
     free(b);
@@ -120,7 +123,7 @@ static emb_code grow_texts(emb_batcher *b, emb_error *err)
         return EMB_OK;
     size_t E = b->m->hp.n_embd;
     size_t cap = b->cap ? 2 * b->cap : 1; /* one text (embed()) needs no more */
-    if (cap > SIZE_MAX / sizeof(float) / (E > b->dims ? E : b->dims) || cap > SIZE_MAX / sizeof(emb_seq))
+    if (cap > SIZE_MAX / sizeof(float) / E || cap > SIZE_MAX / sizeof(emb_seq))
         return emb_error_set(err, EMB_ERR_NOMEM, "%zu texts in one window are too many", cap);
     /* each realloc keeps the old block on failure; cap is raised only when all succeeded */
     size_t *off = realloc(b->off, cap * sizeof *off);
@@ -132,16 +135,16 @@ static emb_code grow_texts(emb_batcher *b, emb_error *err)
     size_t *order = realloc(b->order, cap * sizeof *order);
     if (order)
         b->order = order;
+    size_t *rank = realloc(b->rank, cap * sizeof *rank);
+    if (rank)
+        b->rank = rank;
     emb_seq *seqs = realloc(b->seqs, cap * sizeof *seqs);
     if (seqs)
         b->seqs = seqs;
     float *pooled = realloc(b->pooled, cap * E * sizeof *pooled);
     if (pooled)
         b->pooled = pooled;
-    float *vecs = realloc(b->vecs, cap * (size_t)b->dims * sizeof *vecs);
-    if (vecs)
-        b->vecs = vecs;
-    if (!off || !len || !order || !seqs || !pooled || !vecs)
+    if (!off || !len || !order || !rank || !seqs || !pooled)
         return emb_error_set(err, EMB_ERR_NOMEM, "out of memory for a window of %zu texts", cap);
     b->cap = cap;
     return EMB_OK;
@@ -274,8 +277,31 @@ static void sort_by_length(emb_batcher *b, sort_key *keys)
         keys[i].index = i;
     }
     qsort(keys, b->n, sizeof *keys, cmp_key);
-    for (size_t i = 0; i < b->n; i++)
+    for (size_t i = 0; i < b->n; i++) {
         b->order[i] = keys[i].index;
+        b->rank[keys[i].index] = i;
+    }
+}
+
+/* Tokens per forward call: the largest count up to the token budget whose
+ * workspace (on one thread, so that the packing, and with it the rounding of
+ * every vector, does not depend on the thread count) fits
+ * EMB_BATCHER_WORKSPACE_BYTES, in steps of 16; at least 16. An explicit
+ * opts.batch_tokens is used as given. */
+static size_t call_tokens(const emb_batcher *b, size_t max_len)
+{
+    if (b->budget_given || b->n == 1) /* one text runs alone whatever the budget */
+        return b->budget;
+    emb_forward_cfg one = b->opts.forward ? *b->opts.forward : (emb_forward_cfg){0};
+    one.threads = 1;
+    size_t t = b->n_ids < b->budget ? b->n_ids : b->budget; /* a small window: one check */
+    while (t > 16) {
+        size_t len = max_len < t ? max_len : t;
+        if (emb_forward_workspace_bytes(b->m, t, len, &one) <= EMB_BATCHER_WORKSPACE_BYTES)
+            break;
+        t = t > 32 ? (t - 1) / 16 * 16 : 16;
+    }
+    return t;
 }
 
 emb_code emb_batcher_run(emb_batcher *b, emb_error *err)
@@ -291,11 +317,12 @@ emb_code emb_batcher_run(emb_batcher *b, emb_error *err)
         return emb_error_set(err, EMB_ERR_NOMEM, "out of memory for sorting %zu texts", b->n);
     sort_by_length(b, keys);
     free(keys);
+    size_t budget = call_tokens(b, b->len[b->order[b->n - 1]]);
 
     /* As few calls as the budget allows, evened out: a window of 4,200 tokens
      * with a budget of 512 becomes 9 calls of ~467 tokens, not 8 full ones
      * and a 104-token straggler (thin products are slow per token). */
-    size_t n_calls = b->n_ids / b->budget + (b->n_ids % b->budget != 0);
+    size_t n_calls = b->n_ids / budget + (b->n_ids % budget != 0);
     size_t target = b->n_ids / n_calls + (b->n_ids % n_calls != 0);
     for (size_t first = 0; first < b->n;) {
         size_t last = first, tokens = 0;
@@ -305,7 +332,7 @@ emb_code emb_batcher_run(emb_batcher *b, emb_error *err)
             b->seqs[last - first].n = b->len[t];
             tokens += b->len[t];
             last++;
-        } while (last < b->n && tokens < target && tokens + b->len[b->order[last]] <= b->budget);
+        } while (last < b->n && tokens < target && tokens + b->len[b->order[last]] <= budget);
         if ((rc = emb_forward(b->pooled + first * E, b->m, b->seqs, last - first, b->pooling,
                               b->opts.forward, err)) != EMB_OK)
             return rc;
@@ -330,7 +357,6 @@ emb_code emb_batcher_run(emb_batcher *b, emb_error *err)
                                           "the model %s computed a non-finite value (%s) for the text "
                                           "at component %zu: its weights are damaged",
                                           gguf_name(b->m->file), isnan(v[j]) ? "NaN" : "infinity", j);
-        memcpy(b->vecs + b->order[k] * (size_t)b->dims, v, (size_t)b->dims * sizeof *v);
     }
     b->ran = true;
     return EMB_OK;
@@ -340,7 +366,7 @@ const float *emb_batcher_vector(const emb_batcher *b, size_t i)
 {
     if (!b->ran || i >= b->n)
         return NULL;
-    return b->vecs + i * (size_t)b->dims;
+    return b->pooled + b->rank[i] * (size_t)b->m->hp.n_embd;
 }
 
 size_t emb_batcher_tokens(const emb_batcher *b, size_t i)

@@ -52,6 +52,13 @@ typedef struct fwd_plan {
     /* floats per part */
     size_t h, a, out, rope, vec0, vec1; /* shared                                  */
     size_t tile, kv, scores;            /* per thread                              */
+    /* `a` is larger than T x E when it holds an FFN block: during attention
+     * and the attention projection its rows past T x E are free, and hold
+     * the threads' k | v and the projection block when they fit there
+     * (then kv / out above are 0: not in their own mappings) */
+    bool kv_in_a, out_in_a;
+    size_t a_spare_off;                 /* floats: where the free rows begin        */
+    size_t kv_stride;                   /* floats between two threads' kv in `a`    */
     size_t pool;                        /* doubles                                 */
     size_t bytes_h, bytes_a, bytes_rest; /* the shared mappings                      */
     size_t bytes_thread;                /* one mapping per thread                    */
@@ -107,9 +114,9 @@ static size_t chunk_rows(const emb_weight *w, size_t kc, size_t tile_bytes)
 }
 
 /* Rows per chunk when the panel kernels compute a product (their scratch is
- * fixed, no tile budget involved): an eighth of the rows rounded up to whole
- * 32-row panels (768 -> 96, 3072 -> 384), so every panel but a matrix's last
- * uses all lanes and the threads get enough items to share evenly. */
+ * fixed, no tile budget involved): an eighth of the rows rounded up to a
+ * multiple of 32 (768 -> 96, 3072 -> 384: whole 48- or 32-row panels), so
+ * the panels use all lanes and the threads get enough items to share evenly. */
 static size_t panel_chunk_rows(const emb_weight *w)
 {
     size_t oc = (size_t)w->ne1;
@@ -130,10 +137,30 @@ static size_t lin_chunk_rows(const emb_weight *w, size_t kc, size_t T, size_t ti
     return chunk_rows(w, kc, tile_bytes);
 }
 
+/* Rows per item when a range of n rows (an FFN chunk of up / gate) is cut
+ * into items of at most `chunk` rows: the same number of items, evened out
+ * (fc 384 with 336-row chunks: 192 + 192, not 336 + 48), keeping the row
+ * alignment `chunk` has (its largest power-of-two factor, at most 64: the
+ * row-group kernels see the same groups). The tile then needs only the
+ * evened-out rows, and no item is a sliver. */
+static size_t even_chunk(size_t chunk, size_t n)
+{
+    if (chunk >= n)
+        return chunk;
+    size_t align = chunk & (~chunk + 1);
+    if (align > 64)
+        align = 64;
+    size_t items = (n + chunk - 1) / chunk;
+    size_t rows = (n + items - 1) / items;
+    rows = (rows + align - 1) / align * align;
+    return rows < chunk ? rows : chunk;
+}
+
 /* FFN hidden units per chunk: F, or the largest divisor of F that keeps one
  * FFN block's buffers (blk_f rows of up [+ gate] + out) within `budget`
- * floats and splits the rows of ffn_down at whole quantization blocks. */
-static size_t ffn_chunk(const emb_model *m, size_t blk_f, size_t budget)
+ * floats and splits the rows of ffn_down at whole quantization blocks; but
+ * not below min_fc when a valid divisor >= min_fc exists (the smallest). */
+static size_t ffn_chunk(const emb_model *m, size_t blk_f, size_t budget, size_t min_fc)
 {
     size_t E = m->hp.n_embd, F = m->hp.n_ff;
     size_t wf = m->hp.arch == EMB_ARCH_NOMIC_BERT ? 2 : 1;
@@ -145,16 +172,18 @@ static size_t ffn_chunk(const emb_model *m, size_t blk_f, size_t budget)
         if (b > qk)
             qk = b; /* block sizes are powers of two: the largest divides the rest */
     }
-    size_t best = F;
+    size_t best = F, above_min = F;
     for (size_t n = 1; n <= F; n++) {
         if (F % n || (F / n) % qk)
             continue;
         size_t fc = F / n;
         best = fc;
         if (blk_f * (wf * fc + E) <= budget)
-            return fc;
+            break;
+        if (fc >= min_fc)
+            above_min = fc;
     }
-    return best;
+    return best >= min_fc ? best : above_min;
 }
 
 /* Largest matrix tile a thread needs for a batch of T tokens. Products of
@@ -191,6 +220,8 @@ static size_t tile_floats(const emb_model *m, size_t tile_bytes, size_t fc, size
                 n = D * E; /* q/k/v are used per head */
             else if (i == 7)
                 n = chunk_rows(w, fc, tile_bytes) * fc;
+            else if (i == 5 || i == 6) /* up / gate: rows of one FFN chunk at a time */
+                n = even_chunk(chunk_rows(w, (size_t)w->ne0, tile_bytes), fc) * (size_t)w->ne0;
             else
                 n = chunk_rows(w, (size_t)w->ne0, tile_bytes) * (size_t)w->ne0;
             if (n > best)
@@ -215,6 +246,14 @@ static size_t min_sz(size_t a, size_t b)
     return a < b ? a : b;
 }
 
+/* n floats rounded up to whole WS_ALIGN bytes (n is a size already checked
+ * to fit in bytes). */
+static size_t round_floats(size_t n)
+{
+    size_t per = WS_ALIGN / sizeof(float);
+    return n > SIZE_MAX - (per - 1) ? SIZE_MAX : (n + per - 1) / per * per;
+}
+
 static fwd_plan plan_workspace(const emb_model *m, size_t T, size_t max_len, size_t nt,
                                const emb_forward_cfg *cfg)
 {
@@ -232,31 +271,47 @@ static fwd_plan plan_workspace(const emb_model *m, size_t T, size_t max_len, siz
     size_t blk = cfg && cfg->block_tokens ? cfg->block_tokens : 0;
     p.blk_o = min_sz(T, blk ? blk : EMB_FORWARD_WO_BLOCK);
     p.blk_f = min_sz(T, blk ? blk : EMB_FORWARD_FFN_BLOCK);
-    size_t te, budget;
+    size_t te, budget, min_fc = 0;
     if (!mul_ok(T, E, &te))
         return p;
     if (cfg && cfg->ffn_bytes) {
         budget = cfg->ffn_bytes / sizeof(float);
     } else {
-        budget = EMB_FORWARD_FFN_BYTES / sizeof(float);
+        /* `a` is T x E anyway: chunks that fit there cost no memory; a small
+         * block is not chunked; otherwise chunks of EMB_FORWARD_FFN_MIN_CHUNK
+         * hidden units, which keep ffn_down's products deep enough */
+        budget = EMB_FORWARD_FFN_SMALL_BYTES / sizeof(float);
         if (budget < te)
-            budget = te; /* `a` is T x E anyway */
+            budget = te;
+        min_fc = EMB_FORWARD_FFN_MIN_CHUNK;
     }
-    p.fc = ffn_chunk(m, p.blk_f, budget);
-    size_t ffn, x;
+    p.fc = ffn_chunk(m, p.blk_f, budget, min_fc);
+    size_t ffn, x, kv;
     if (!mul_ok(p.blk_f, (nomic ? 2 : 1) * p.fc + E, &ffn))
         return p;
     p.h = te;
     p.a = te > ffn ? te : ffn;
     p.out = p.blk_o * E;
+    if (!mul_ok(T, 2 * D, &kv))
+        return p;
+    p.kv = kv;
+    /* the free rows of `a` (64-byte aligned) before attention's k | v and the
+     * projection block get mappings of their own */
+    p.a_spare_off = round_floats(te);
+    size_t spare = p.a > p.a_spare_off ? p.a - p.a_spare_off : 0;
+    p.kv_stride = round_floats(kv);
+    p.kv_in_a = p.kv_stride <= spare / p.nt;
+    p.out_in_a = round_floats(p.out) <= spare;
+    if (p.kv_in_a)
+        p.kv = 0;
+    if (p.out_in_a)
+        p.out = 0;
     if (!mul_ok(nomic ? max_len : 0, hp->n_rot, &p.rope))
         return p;
     p.vec0 = 3 * E > F ? 3 * E : F; /* q, k, v biases side by side */
     p.vec1 = E > F ? E : F;
     p.pool = E;
     p.tile = tile_floats(m, p.tile_bytes, p.fc, T);
-    if (!mul_ok(T, 2 * D, &p.kv))
-        return p;
     if (!mul_ok(min_sz(p.attn_rows, max_len), max_len, &p.scores))
         return p;
     size_t rest = 0;
@@ -297,11 +352,11 @@ typedef struct workspace {
     const emb_pool_lease *lease;
     float *h;          /* (T, E) hidden state                                         */
     float *a;          /* (T, E) q / attention output, then FFN up | gate | out       */
-    float *out;        /* (blk_o, E) attention projection                             */
+    float *out;        /* (blk_o, E) attention projection (in `a` or mapping 3)       */
     float *rope;       /* (max_len, n_rot): cos[R/2] then sin[R/2]                    */
     float *vec0, *vec1;/* dequantized 1-D tensors                                     */
     double *pool;      /* E                                                           */
-    char **thread;     /* nt mappings of {tile, kv (T, 2D), scores (Q, max_len)}       */
+    char **thread;     /* nt mappings of {tile, kv (T, 2D) unless in `a`, scores (Q, max_len)} */
     size_t off_kv, off_scores;
 } workspace;
 
@@ -324,6 +379,8 @@ static void carve(workspace *ws, char *h, char *a, char *base, char **thread, co
         off += round_up((n) * sizeof(type));                                                      \
     } while (0)
     TAKE(ws->out, float, p->out);
+    if (p->out_in_a)
+        ws->out = ws->a + p->a_spare_off;
     TAKE(ws->rope, float, p->rope);
     TAKE(ws->vec0, float, p->vec0);
     TAKE(ws->vec1, float, p->vec1);
@@ -341,6 +398,8 @@ static float *thread_tile(const workspace *ws, size_t t)
 
 static float *thread_kv(const workspace *ws, size_t t)
 {
+    if (ws->p->kv_in_a)
+        return ws->a + ws->p->a_spare_off + t * ws->p->kv_stride;
     return (float *)(void *)(ws->thread[t] + ws->off_kv);
 }
 
@@ -825,10 +884,12 @@ static void layer_ffn(workspace *ws, const emb_model *m, const emb_layer *ly)
             jobs[0] = lin(up, fc, x, E, nb, &ly->ffn_up, bup, ws->p->tile_bytes);
             jobs[0].r_begin = c0;
             jobs[0].r_end = c0 + fc;
+            jobs[0].chunk = even_chunk(jobs[0].chunk, fc);
             if (nomic) {
                 jobs[1] = lin(gate, fc, x, E, nb, &ly->ffn_gate, NULL, ws->p->tile_bytes);
                 jobs[1].r_begin = c0;
                 jobs[1].r_end = c0 + fc;
+                jobs[1].chunk = even_chunk(jobs[1].chunk, fc);
             }
             run_linear(ws, jobs, nomic ? 2 : 1);
             rows_job act = {nomic ? ROWS_SWIGLU : ROWS_GELU, nb, fc, up, gate, NULL, NULL, NULL, 0};

@@ -66,7 +66,8 @@ typedef struct emb_forward_cfg {
                           0 = EMB_FORWARD_SPLIT_WORK (tests use 1 to split everything)    */
     size_t block_tokens; /* tokens per attention-projection and FFN block; 0 = defaults
                             EMB_FORWARD_WO_BLOCK / EMB_FORWARD_FFN_BLOCK                    */
-    size_t ffn_bytes;  /* budget of one FFN block's buffers; 0 = EMB_FORWARD_FFN_BYTES    */
+    size_t ffn_bytes;  /* budget of one FFN block's buffers (floats x 4), replacing the
+                          default rule (emb_forward_workspace_bytes); 0 = default          */
 } emb_forward_cfg;
 
 #define EMB_FORWARD_TILE_BYTES ((size_t)1 << 20)
@@ -82,11 +83,16 @@ typedef struct emb_forward_cfg {
  * extra dequantization to stay small next to the block's products. */
 #define EMB_FORWARD_WO_BLOCK ((size_t)256)
 #define EMB_FORWARD_FFN_BLOCK ((size_t)512)
-/* One FFN block's buffers (up [+ gate] + output rows) stay within this, or
- * within T x n_embd floats if larger, by splitting the hidden units into
- * chunks (ffn_down then accumulates chunk by chunk). cfg.ffn_bytes replaces
- * both bounds (tests force chunking with it). */
-#define EMB_FORWARD_FFN_BYTES ((size_t)6 << 20)
+/* One FFN block's buffers (up [+ gate] + output rows) are split into chunks
+ * of hidden units (ffn_down then accumulates chunk by chunk) unless they fit
+ * within T x n_embd floats (the size of `a` anyway) or this many bytes; the
+ * chunks are then the largest that fit, but not below EMB_FORWARD_FFN_MIN_CHUNK
+ * hidden units (products of depth >= 384 run at full speed). cfg.ffn_bytes
+ * replaces this rule (tests force chunking with it). Why: docs/engine.md §4
+ * (a 6 MiB budget made every packed batch of 228-512 short-text tokens carry
+ * 5-6 MiB of FFN buffers). */
+#define EMB_FORWARD_FFN_SMALL_BYTES ((size_t)1 << 20)
+#define EMB_FORWARD_FFN_MIN_CHUNK ((size_t)384)
 /* ~0.1-0.3 ms of one core's work: less is not worth waking a worker for. */
 #define EMB_FORWARD_SPLIT_WORK ((size_t)1 << 21)
 
@@ -98,25 +104,36 @@ typedef struct emb_forward_cfg {
  * With T = n_tokens, E = n_embd, F = n_ff, D = E / n_head, L = max_len,
  * Bo = min(T, 256), Bf = min(T, 512) (cfg->block_tokens overrides both),
  * w = 2 (nomic: up and gate) or 1, fc = F or the largest divisor of F (whole
- * quantization blocks of ffn_down) with Bf * (w * fc + E) <= budget (the
- * smallest such divisor if none fits), budget = cfg->ffn_bytes / 4 if set,
- * else max(T * E, EMB_FORWARD_FFN_BYTES / 4), Q = min(attn_rows, L), R =
- * n_rot (nomic) or 0, the float
- * counts
+ * quantization blocks of ffn_down) with Bf * (w * fc + E) <= budget; if
+ * none fits: with cfg->ffn_bytes the smallest divisor, by default the
+ * smallest divisor >= EMB_FORWARD_FFN_MIN_CHUNK if any (else F); budget =
+ * cfg->ffn_bytes / 4 if set, else max(T * E, EMB_FORWARD_FFN_SMALL_BYTES / 4),
+ * Q = min(attn_rows, L), R = n_rot (nomic) or 0, the float counts
  *     hidden   T * E                          (mapping 1)
- *     a        max(T * E, Bf * (w * fc + E))  (mapping 2: q / attention output,
- *                                              then up [| gate] | FFN output)
+ *     a        A = max(T * E, Bf * (w * fc + E))  (mapping 2: q / attention
+ *                                              output, then up [| gate] | FFN
+ *                                              output)
  *   mapping 3:
- *     out      Bo * E                         (attention projection block)
+ *     out      Bo * E                         (attention projection block;
+ *                                              0 if it fits in S, below)
  *     rope     L * R
  *     vectors  max(3E, F) + max(E, F)         (1-D tensors, embedding rows)
  *   one mapping per thread, N times:
- *       tile   max over non-F32 matrices: D * E for q/k/v, chunk * fc for
- *              ffn_down, chunk * IC for the others, chunk = min(OC,
- *              max(1, tile_bytes / (4 * cols))) rounded down to a multiple
- *              of 16 when >= 16; tile_bytes as chosen for T (emb_forward_cfg)
- *       kv     T * 2D                         (one head's k | v)
+ *       tile   where the thin / panel kernels compute every product
+ *              (AVX2, AVX-512: matmul_thin.h, matmul_panel.h): 0 if T <=
+ *              EMB_THIN_MAX_TOKENS, else EMB_PANEL_SCRATCH_FLOATS; else (the
+ *              scalar level, dequantize + sgemm) the max over non-F32
+ *              matrices: D * E for q/k/v, chunk * fc for ffn_down, chunk * IC
+ *              for the others (up / gate: chunk evened out over fc), chunk =
+ *              min(OC, max(1, tile_bytes / (4 * cols))) rounded down to a
+ *              multiple of 16 when >= 16; tile_bytes as chosen for T
+ *              (emb_forward_cfg)
+ *       kv     T * 2D                         (one head's k | v; 0 if N of
+ *                                              them fit in S)
  *       scores Q * L
+ * where S = A - T * E (T * E rounded up to 64 bytes) are the floats of `a`
+ * that are free until the FFN runs (the threads' k | v, then the projection
+ * block, live there when they fit);
  * each times 4 bytes, plus E doubles for pooling (mapping 3), every part
  * rounded up to 64 bytes; the result is the sum over all mappings.
  */

@@ -626,8 +626,8 @@ static void test_workspace_formula(void **state)
     emb_model *m = load(&s, &img);
     /* E 64, F 128, 4 heads of D 16, T 100, L 40, F16 (1 MiB tile budget):
      *   h      100*64 = 6400
-     *   a      max(6400, Bf (100) * (2*128 + 64)) = 32000 (fc = F: fits 6 MiB)
-     *   out    Bo (100) * 64 = 6400
+     *   a      max(6400, Bf (100) * (2*128 + 64)) = 32000 (fc = F: fits 1 MiB)
+     *   out    Bo (100) * 64 = 6400, in the free 32000 - 6400 = 25600 floats of a
      *   rope   40 * 16 = 640
      *   vecs   max(3*64, 128) + max(64, 128) = 192 + 128
      *   pool   64 doubles
@@ -635,20 +635,28 @@ static void test_workspace_formula(void **state)
      *               down 64*128) = 8192 for dequantize + sgemm (the scalar
      *               level), EMB_PANEL_SCRATCH_FLOATS where the thin and panel
      *               kernels compute every product (AVX2, AVX-512);
-     *               kv 100 * 32 = 3200; scores 40 * 40 = 1600
+     *               kv 100 * 32 = 3200 (in a while threads * 3200 <= 25600);
+     *               scores 40 * 40 = 1600
      * every part is a multiple of 64 bytes already */
     const bool simd = strcmp(emb_quant_simd_level(), "scalar") != 0;
     const size_t tile = simd ? EMB_PANEL_SCRATCH_FLOATS : 8192;
-    size_t shared = (6400 + 32000 + 6400 + 640 + 192 + 128) * 4 + 64 * 8;
-    size_t per_thread = (tile + 3200 + 1600) * 4;
+    size_t shared = (6400 + 32000 + 640 + 192 + 128) * 4 + 64 * 8;
+    size_t per_thread = (tile + 1600) * 4;
     emb_forward_cfg cfg = {.threads = 1};
     assert_int_equal(emb_forward_workspace_bytes(m, 100, 40, &cfg), shared + per_thread);
     cfg.threads = 3;
     assert_int_equal(emb_forward_workspace_bytes(m, 100, 40, &cfg), shared + 3 * per_thread);
+    cfg.threads = 8; /* 8 * 3200 = 25600 still fit */
+    assert_int_equal(emb_forward_workspace_bytes(m, 100, 40, &cfg), shared + 8 * per_thread);
+    cfg.threads = 9; /* 9 k|v do not: each thread's in its own mapping */
+    assert_int_equal(emb_forward_workspace_bytes(m, 100, 40, &cfg),
+                     shared + 9 * (per_thread + 3200 * 4));
     /* blocks of 32 tokens and a 4-byte FFN budget (1 float: nothing fits, so
      * the smallest chunk, fc = 1 for F16): Bf = Bo = 32; a = max(6400,
      * 32 * (2 + 64)); out 32 * 64; the down tile becomes 64 rows * 1 column
-     * (the up/gate tile 8192 stays the largest) */
+     * (the up/gate tile 8192 stays the largest at the scalar level); a has no
+     * free floats, so out and kv get their own */
+    per_thread = (tile + 3200 + 1600) * 4;
     cfg.threads = 1;
     cfg.block_tokens = 32;
     cfg.ffn_bytes = 4;
@@ -659,17 +667,16 @@ static void test_workspace_formula(void **state)
         /* dequantize + sgemm sizing (the 8192-float tile) at the scalar level */
         cfg.block_tokens = 0;
         cfg.ffn_bytes = 0;
-        shared = (6400 + 32000 + 6400 + 640 + 192 + 128) * 4 + 64 * 8;
+        shared = (6400 + 32000 + 640 + 192 + 128) * 4 + 64 * 8;
         const char *level = emb_quant_simd_level();
         assert_true(emb_quant_force_level("scalar"));
-        assert_int_equal(emb_forward_workspace_bytes(m, 100, 40, &cfg),
-                         shared + (8192 + 3200 + 1600) * 4);
+        assert_int_equal(emb_forward_workspace_bytes(m, 100, 40, &cfg), shared + (8192 + 1600) * 4);
         /* thin kernels only (T <= EMB_THIN_MAX_TOKENS): no tile at all;
-         * T 40: h 2560, a max(2560, 40 * 320), out 40 * 64, kv 40 * 32 */
+         * T 40: h 2560, a max(2560, 40 * 320) = 12800 holding out (40 * 64)
+         * and kv (40 * 32) in its free rows */
         assert_true(emb_quant_force_level(level));
-        shared = (2560 + 12800 + 2560 + 640 + 192 + 128) * 4 + 64 * 8;
-        assert_int_equal(emb_forward_workspace_bytes(m, 40, 40, &cfg),
-                         shared + (1280 + 1600) * 4);
+        shared = (2560 + 12800 + 640 + 192 + 128) * 4 + 64 * 8;
+        assert_int_equal(emb_forward_workspace_bytes(m, 40, 40, &cfg), shared + 1600 * 4);
     }
     unload(m, img);
 }

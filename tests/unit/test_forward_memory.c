@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "embed.h"
+#include "embed_batcher.h"
 #include "forward.h"
 #include "ggml_types.h"
 #include "tiny_model.h"
@@ -230,11 +231,80 @@ static void test_peak_heap_2048_tokens_two_threads(void **state)
     free(img);
 }
 
+/* 64 short texts through the streaming batcher (what embed_batch() runs):
+ * 12 to 48 words each (14-50 tokens with [CLS]/[SEP], 2,000-odd in all, the
+ * benchmark's "64 short texts"), at 1 and 2 threads. The batcher packs them
+ * into ~400-token forward calls; the engine's whole peak (workspace of the
+ * largest call, token ids, pooled vectors, tokenizer scratch) must stay
+ * within the budget that keeps the whole sqlite3 process under 8 MiB
+ * (docs/engine.md §4: process baseline ~2.4 MiB with the real tokenizer,
+ * OpenBLAS's touched buffers ~0.3 MiB per thread; measured there). */
+static void test_peak_heap_64_short_texts_batched(void **state)
+{
+    (void)state;
+    static const char *const words[] = {"hello", "world", "the", "quick", "brown", "fox", "search",
+                                        "query", "document", "embed"};
+    uint8_t *img = NULL;
+    emb_error err;
+    emb_model *m = nomic_geometry(&img);
+    enum { N = 64 };
+    char *texts[N];
+    size_t tokens = 0;
+    for (size_t i = 0; i < N; i++) {
+        size_t n_words = 12 + (i * 13) % 37; /* 12..48 */
+        texts[i] = malloc(n_words * 10 + 1);
+        assert_non_null(texts[i]);
+        size_t len = 0;
+        for (size_t w = 0; w < n_words; w++) {
+            const char *word = words[(i * 7 + w * 3) % 10];
+            if (w)
+                texts[i][len++] = ' ';
+            memcpy(texts[i] + len, word, strlen(word));
+            len += strlen(word);
+        }
+        texts[i][len] = '\0';
+        tokens += n_words + 2;
+    }
+    for (size_t nt = 1; nt <= 2; nt++) {
+        emb_forward_cfg cfg = {.threads = nt};
+        emb_embed_opts o = emb_embed_opts_default();
+        o.forward = &cfg;
+        size_t base = g_live;
+        g_peak = g_live;
+        g_largest_mapping = 0;
+        emb_batcher *b = emb_batcher_create(m, &o, &err);
+        assert_non_null(b);
+        for (size_t i = 0; i < N; i++)
+            assert_int_equal(emb_batcher_add(b, (emb_str){texts[i], strlen(texts[i])}, &err), EMB_OK);
+        assert_int_equal(emb_batcher_run(b, &err), EMB_OK);
+        size_t queued = 0;
+        for (size_t i = 0; i < N; i++)
+            queued += emb_batcher_tokens(b, i);
+        assert_int_equal(queued, tokens); /* every word is one token of the vocabulary */
+        size_t extra = g_peak - base;
+        /* the largest forward call of the window: the batcher packs 2,024
+         * tokens into 4 calls of <= 506 (budget 512) */
+        size_t call = emb_forward_workspace_bytes(m, 512, 50, &cfg);
+        print_message("64 short texts (%zu tokens), %zu thread(s): peak extra heap %zu bytes "
+                      "(%.2f MiB), largest mapping %zu; workspace of a 512-token call %zu\n",
+                      tokens, nt, extra, extra / 1048576.0, g_largest_mapping, call);
+        emb_batcher_destroy(b);
+        assert_int_equal(g_live, base);
+        assert_true(extra <= call + 256 * 1024);
+        assert_true(extra <= (nt == 1 ? (size_t)15 << 18 : (size_t)9 << 19)); /* 3.75, 4.5 MiB */
+    }
+    for (size_t i = 0; i < N; i++)
+        free(texts[i]);
+    emb_model_destroy(m);
+    free(img);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_peak_heap_512_tokens_nomic_geometry),
         cmocka_unit_test(test_peak_heap_2048_tokens_two_threads),
+        cmocka_unit_test(test_peak_heap_64_short_texts_batched),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
