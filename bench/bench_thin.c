@@ -1,18 +1,21 @@
 /*
- * bench_thin: thin-batch products (matmul_thin.h) against the
- * dequantize-then-sgemm path of forward.c, on the matrices of a real model
- * file, to find the crossover per type (docs/engine.md "Thin products").
+ * bench_thin: thin-batch products (matmul_thin.h) or, with -p, the bulk
+ * panel products (matmul_panel.h) against the dequantize-then-sgemm path of
+ * forward.c, on the matrices of a real model file, to find the crossovers
+ * per type (docs/engine.md "Thin products", "Panel products").
  *
- *   bench_thin MODEL.gguf [-r RUNS] [-l scalar|avx2|avx512] [-L LAYERS] T...
+ *   bench_thin MODEL.gguf [-r RUNS] [-l scalar|avx2|avx512] [-L LAYERS] [-p 1] T...
  *
  * -L N: only the first N layers (N = 1: weights stay in cache, compute bound).
+ * -p 1: the panel kernels instead of the thin ones (T up to 1024).
  *
  * For every T: RUNS passes over all layers' matrices (as one forward pass
  * streams them, so weights come from memory, not from a warm cache), each
  * product once with either path, the two paths interleaved pass by pass.
  * Prints the median CPU time per pass of both paths and their ratio. The
  * sgemm path uses forward.c's tile sizes (256 KiB up to 14 tokens, else
- * 1 MiB) and one OpenBLAS thread.
+ * 1 MiB) and row chunks (at most an eighth of the rows) and one OpenBLAS
+ * thread.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +24,7 @@
 
 #include "blas.h"
 #include "forward.h"
+#include "matmul_panel.h"
 #include "matmul_thin.h"
 #include "model.h"
 #include "quant.h"
@@ -43,6 +47,11 @@ static void sgemm_path(float *y, size_t ldy, const float *x, size_t ldx, size_t 
 {
     size_t ic = (size_t)w->ne0, oc = (size_t)w->ne1;
     size_t rows = tile_bytes / (ic * sizeof(float));
+    size_t eighth = (oc / 8 + 15) / 16 * 16; /* forward.c chunk_rows */
+    if (rows > eighth && eighth >= 64)
+        rows = eighth;
+    if (rows >= 16)
+        rows -= rows % 16;
     if (rows < 1)
         rows = 1;
     for (size_t r0 = 0; r0 < oc; r0 += rows) {
@@ -54,7 +63,7 @@ static void sgemm_path(float *y, size_t ldy, const float *x, size_t ldx, size_t 
 
 int main(int argc, char **argv)
 {
-    int runs = 9, a = 2;
+    int runs = 9, a = 2, panel = 0;
     unsigned n_layers = 0;
     const char *level = NULL;
     if (argc < 3) {
@@ -68,6 +77,8 @@ int main(int argc, char **argv)
             runs = atoi(argv[a + 1]);
         else if (strcmp(argv[a], "-l") == 0)
             level = argv[a + 1];
+        else if (strcmp(argv[a], "-p") == 0)
+            panel = atoi(argv[a + 1]);
         else if (strcmp(argv[a], "-L") == 0)
             n_layers = (unsigned)atoi(argv[a + 1]);
     }
@@ -81,10 +92,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_thin: %s\n", err.msg);
         return 1;
     }
-    size_t E = m->hp.n_embd, F = m->hp.n_ff, maxT = 256;
+    size_t E = m->hp.n_embd, F = m->hp.n_ff, maxT = 1024;
     size_t W = 3 * E > 2 * F ? 3 * E : 2 * F;
     float *x = malloc(maxT * W * sizeof(float)), *y = malloc(maxT * W * sizeof(float));
-    float *tile = malloc((size_t)1 << 20);
+    float *tile = aligned_alloc(64, (size_t)1 << 20);
     double *ta = malloc((size_t)runs * sizeof(double)), *tb = malloc((size_t)runs * sizeof(double));
     if (!x || !y || !tile || !ta || !tb)
         return 1;
@@ -112,7 +123,9 @@ int main(int argc, char **argv)
                         if (!w->data)
                             continue;
                         size_t K = (size_t)w->ne0, N = (size_t)w->ne1;
-                        if (path == 0)
+                        if (path == 0 && panel)
+                            emb_matmul_panel_part(y, N, x, K, T, w, 0, N, 0, K, false, tile);
+                        else if (path == 0)
                             emb_matmul_thin(y, N, x, K, T, w, 0, N);
                         else
                             sgemm_path(y, N, x, K, T, w, tile, tb_bytes);
@@ -127,8 +140,9 @@ int main(int argc, char **argv)
         qsort(ta, (size_t)runs, sizeof *ta, cmp_double);
         qsort(tb, (size_t)runs, sizeof *tb, cmp_double);
         double a_ms = ta[runs / 2] * 1e3, b_ms = tb[runs / 2] * 1e3;
-        printf("T %3zu: thin %8.3f ms (%6.1f GFLOP/s)  sgemm %8.3f ms (%6.1f GFLOP/s)  thin/sgemm %.2f\n",
-               T, a_ms, flop / a_ms * 1e-6, b_ms, flop / b_ms * 1e-6, a_ms / b_ms);
+        const char *name = panel ? "panel" : "thin";
+        printf("T %3zu: %s %8.3f ms (%6.1f GFLOP/s)  sgemm %8.3f ms (%6.1f GFLOP/s)  %s/sgemm %.2f\n",
+               T, name, a_ms, flop / a_ms * 1e-6, b_ms, flop / b_ms * 1e-6, name, a_ms / b_ms);
     }
     free(x); free(y); free(tile); free(ta); free(tb);
     emb_model_destroy(m);

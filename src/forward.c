@@ -29,6 +29,7 @@
 
 #include "blas.h"
 #include "ggml_types.h"
+#include "matmul_panel.h"
 #include "matmul_thin.h"
 #include "quant.h"
 #include "thread_pool.h"
@@ -114,6 +115,30 @@ static size_t chunk_rows(const emb_weight *w, size_t kc, size_t tile_bytes)
     return rows < oc ? rows : oc;
 }
 
+/* Rows per chunk when the panel kernels compute a product (their scratch is
+ * fixed, no tile budget involved): an eighth of the rows rounded up to a
+ * multiple of 32 (768 -> 96, 3072 -> 384: whole 48- or 32-row panels), so
+ * the panels use all lanes and the threads get enough items to share evenly. */
+static size_t panel_chunk_rows(const emb_weight *w)
+{
+    size_t oc = (size_t)w->ne1;
+    size_t rows = (oc / CHUNKS_PER_MATRIX + 31) / 32 * 32;
+    if (rows < 32)
+        rows = 32;
+    return rows < oc ? rows : oc;
+}
+
+/* Rows per chunk of a product of T tokens with w over kc columns, for the
+ * kernel lin_rows will use (thin, panel, or dequantize + sgemm). */
+static size_t lin_chunk_rows(const emb_weight *w, size_t kc, size_t T, size_t tile_bytes)
+{
+    if (emb_matmul_thin_wins(w->type, T))
+        return THIN_CHUNK_ROWS < (size_t)w->ne1 ? THIN_CHUNK_ROWS : (size_t)w->ne1;
+    if (emb_matmul_panel_wins(w->type, T))
+        return panel_chunk_rows(w);
+    return chunk_rows(w, kc, tile_bytes);
+}
+
 /* Rows per item when a range of n rows (an FFN chunk of up / gate) is cut
  * into items of at most `chunk` rows: the same number of items, evened out
  * (fc 384 with 336-row chunks: 192 + 192, not 336 + 48), keeping the row
@@ -163,9 +188,12 @@ static size_t ffn_chunk(const emb_model *m, size_t blk_f, size_t budget, size_t 
     return best >= min_fc ? best : above_min;
 }
 
-/* Largest matrix tile a thread needs: a chunk of any non-F32 matrix (whole
+/* Largest matrix tile a thread needs for a batch of T tokens. Products of
+ * up to T tokens use the thin kernels (no tile: they use the stack) or the
+ * panel kernels (a fixed scratch) when those win at every size up to T;
+ * otherwise dequantize + sgemm needs a chunk of any non-F32 matrix (whole
  * rows), one head's rows of q, k or v, and a chunk of ffn_down's columns. */
-static size_t tile_floats(const emb_model *m, size_t tile_bytes, size_t fc)
+static size_t tile_floats(const emb_model *m, size_t tile_bytes, size_t fc, size_t T)
 {
     size_t best = 0, E = m->hp.n_embd, D = E / m->hp.n_head;
     for (uint32_t l = 0; l < m->hp.n_layer; l++) {
@@ -174,7 +202,20 @@ static size_t tile_floats(const emb_model *m, size_t tile_bytes, size_t fc)
                                     &ly->attn_out, &ly->ffn_up, &ly->ffn_gate, &ly->ffn_down};
         for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++) {
             const emb_weight *w = mats[i];
-            if (!w->data || is_direct(w))
+            if (!w->data)
+                continue;
+            /* every block of 1..T tokens is thin, or thin up to the crossover
+             * and panel above it */
+            bool thin_all = emb_matmul_thin_wins(w->type, T);
+            bool thin_or_panel = emb_matmul_thin_wins(w->type, 1) && emb_matmul_panel_wins(w->type, T);
+            if (thin_all)
+                continue;
+            if (thin_or_panel) {
+                if (EMB_PANEL_SCRATCH_FLOATS > best)
+                    best = EMB_PANEL_SCRATCH_FLOATS;
+                continue;
+            }
+            if (is_direct(w))
                 continue;
             size_t n;
             if (i < 4)
@@ -272,7 +313,7 @@ static fwd_plan plan_workspace(const emb_model *m, size_t T, size_t max_len, siz
     p.vec0 = 3 * E > F ? 3 * E : F; /* q, k, v biases side by side */
     p.vec1 = E > F ? E : F;
     p.pool = E;
-    p.tile = tile_floats(m, p.tile_bytes, p.fc);
+    p.tile = tile_floats(m, p.tile_bytes, p.fc, T);
     if (!mul_ok(min_sz(p.attn_rows, max_len), max_len, &p.scores))
         return p;
     size_t rest = 0;
@@ -476,10 +517,7 @@ static lin_job lin(float *y, size_t ldy, const float *x, size_t ldx, size_t T, c
                    const float *bias, size_t tile_bytes)
 {
     lin_job j = {y, ldy, x, ldx, T, w, 0, (size_t)w->ne0, 0.0f, 0, (size_t)w->ne1, 0, bias};
-    if (emb_matmul_thin_wins(w->type, T))
-        j.chunk = THIN_CHUNK_ROWS < j.r_end ? THIN_CHUNK_ROWS : j.r_end;
-    else
-        j.chunk = chunk_rows(w, j.kc, tile_bytes);
+    j.chunk = lin_chunk_rows(w, j.kc, T, tile_bytes);
     return j;
 }
 
@@ -488,7 +526,8 @@ static size_t lin_items(const lin_job *j)
     return (j->r_end - j->r_begin + j->chunk - 1) / j->chunk;
 }
 
-/* Rows [r0, r1) of job j, using `tile` (chunk x kc floats) for non-F32 weights. */
+/* Rows [r0, r1) of job j, using `tile` as the panel kernels' scratch or
+ * (chunk x kc floats) for dequantized non-F32 weights before sgemm. */
 static void lin_rows(const lin_job *j, size_t r0, size_t r1, float *tile)
 {
     const emb_weight *w = j->w;
@@ -498,6 +537,11 @@ static void lin_rows(const lin_job *j, size_t r0, size_t r1, float *tile)
         /* few tokens: each weight read once, no BLAS (matmul_thin.h); y is
          * relative to row r0, beta is 0 or 1 */
         emb_matmul_thin_part(y, j->ldy, j->x, j->ldx, j->T, w, r0, r1, j->k0, j->kc, j->beta != 0.0f);
+    } else if (emb_matmul_panel_wins(w->type, j->T)) {
+        /* many tokens: packed panels, x read in place (matmul_panel.h);
+         * y relative to row r0, beta is 0 or 1 */
+        emb_matmul_panel_part(y, j->ldy, j->x, j->ldx, j->T, w, r0, r1, j->k0, j->kc,
+                              j->beta != 0.0f, tile);
     } else if (is_direct(w)) {
         const float *wf = (const float *)w->data + r0 * ic + j->k0;
         emb_sgemm_nt(y, j->ldy, j->x, j->ldx, wf, ic, j->T, nr, j->kc, j->beta);
@@ -889,7 +933,7 @@ static void layer_ffn(workspace *ws, const emb_model *m, const emb_layer *ly)
             lin_job d = lin(out, E, up, fc, nb, &ly->ffn_down, bdown, ws->p->tile_bytes);
             d.k0 = c0;
             d.kc = fc;
-            d.chunk = chunk_rows(&ly->ffn_down, fc, ws->p->tile_bytes);
+            d.chunk = lin_chunk_rows(&ly->ffn_down, fc, nb, ws->p->tile_bytes);
             d.beta = c0 ? 1.0f : 0.0f;
             run_linear(ws, &d, 1);
         }

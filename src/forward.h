@@ -120,10 +120,15 @@ typedef struct emb_forward_cfg {
  *     rope     L * R
  *     vectors  max(3E, F) + max(E, F)         (1-D tensors, embedding rows)
  *   one mapping per thread, N times:
- *       tile   max over non-F32 matrices: D * E for q/k/v, chunk * fc for
- *              ffn_down, chunk * IC for the others, chunk = min(OC,
- *              max(1, tile_bytes / (4 * cols))) rounded down to a multiple
- *              of 16 when >= 16; tile_bytes as chosen for T (emb_forward_cfg)
+ *       tile   where the thin / panel kernels compute every product
+ *              (AVX2, AVX-512: matmul_thin.h, matmul_panel.h): 0 if T <=
+ *              EMB_THIN_MAX_TOKENS, else EMB_PANEL_SCRATCH_FLOATS; else (the
+ *              scalar level, dequantize + sgemm) the max over non-F32
+ *              matrices: D * E for q/k/v, chunk * fc for ffn_down, chunk * IC
+ *              for the others (up / gate: chunk evened out over fc), chunk =
+ *              min(OC, max(1, tile_bytes / (4 * cols))) rounded down to a
+ *              multiple of 16 when >= 16; tile_bytes as chosen for T
+ *              (emb_forward_cfg)
  *       kv     T * 2D                         (one head's k | v; 0 if N of
  *                                              them fit in S)
  *       scores Q * L

@@ -22,6 +22,8 @@
 #include "embed.h"
 #include "forward.h"
 #include "ggml_types.h"
+#include "matmul_panel.h"
+#include "quant.h"
 #include "tiny_model.h"
 
 /* ---- helpers -------------------------------------------------------------------- */
@@ -630,11 +632,16 @@ static void test_workspace_formula(void **state)
      *   vecs   max(3*64, 128) + max(64, 128) = 192 + 128
      *   pool   64 doubles
      *   per thread: tile max(q/k/v per head 16*64, Wo 64*64, up/gate 128*64,
-     *               down 64*128) = 8192; kv 100 * 32 = 3200 (in a while
-     *               threads * 3200 <= 25600); scores 40 * 40 = 1600
+     *               down 64*128) = 8192 for dequantize + sgemm (the scalar
+     *               level), EMB_PANEL_SCRATCH_FLOATS where the thin and panel
+     *               kernels compute every product (AVX2, AVX-512);
+     *               kv 100 * 32 = 3200 (in a while threads * 3200 <= 25600);
+     *               scores 40 * 40 = 1600
      * every part is a multiple of 64 bytes already */
+    const bool simd = strcmp(emb_quant_simd_level(), "scalar") != 0;
+    const size_t tile = simd ? EMB_PANEL_SCRATCH_FLOATS : 8192;
     size_t shared = (6400 + 32000 + 640 + 192 + 128) * 4 + 64 * 8;
-    size_t per_thread = (8192 + 1600) * 4;
+    size_t per_thread = (tile + 1600) * 4;
     emb_forward_cfg cfg = {.threads = 1};
     assert_int_equal(emb_forward_workspace_bytes(m, 100, 40, &cfg), shared + per_thread);
     cfg.threads = 3;
@@ -647,15 +654,30 @@ static void test_workspace_formula(void **state)
     /* blocks of 32 tokens and a 4-byte FFN budget (1 float: nothing fits, so
      * the smallest chunk, fc = 1 for F16): Bf = Bo = 32; a = max(6400,
      * 32 * (2 + 64)); out 32 * 64; the down tile becomes 64 rows * 1 column
-     * (the up/gate tile 8192 stays the largest); a has no free floats, so
-     * out and kv get their own */
-    per_thread = (8192 + 3200 + 1600) * 4;
+     * (the up/gate tile 8192 stays the largest at the scalar level); a has no
+     * free floats, so out and kv get their own */
+    per_thread = (tile + 3200 + 1600) * 4;
     cfg.threads = 1;
     cfg.block_tokens = 32;
     cfg.ffn_bytes = 4;
     shared = (6400 + 6400 + 2048 + 640 + 192 + 128) * 4 + 64 * 8;
     assert_int_equal(emb_forward_workspace_bytes(m, 100, 40, &cfg), shared + per_thread);
     assert_int_equal(emb_forward_workspace_bytes(m, SIZE_MAX / 8, 40, NULL), SIZE_MAX);
+    if (simd) {
+        /* dequantize + sgemm sizing (the 8192-float tile) at the scalar level */
+        cfg.block_tokens = 0;
+        cfg.ffn_bytes = 0;
+        shared = (6400 + 32000 + 640 + 192 + 128) * 4 + 64 * 8;
+        const char *level = emb_quant_simd_level();
+        assert_true(emb_quant_force_level("scalar"));
+        assert_int_equal(emb_forward_workspace_bytes(m, 100, 40, &cfg), shared + (8192 + 1600) * 4);
+        /* thin kernels only (T <= EMB_THIN_MAX_TOKENS): no tile at all;
+         * T 40: h 2560, a max(2560, 40 * 320) = 12800 holding out (40 * 64)
+         * and kv (40 * 32) in its free rows */
+        assert_true(emb_quant_force_level(level));
+        shared = (2560 + 12800 + 640 + 192 + 128) * 4 + 64 * 8;
+        assert_int_equal(emb_forward_workspace_bytes(m, 40, 40, &cfg), shared + 1600 * 4);
+    }
     unload(m, img);
 }
 
