@@ -229,7 +229,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--reps", type=int, default=3, help="interleaved repetitions (processes per engine)")
-    ap.add_argument("--ubatch-sweep", default="0,128,512,2048",
+    ap.add_argument("--ubatch-sweep", default="0,256,512,2048",
                     help="llama.cpp n_ubatch values of the sweep (0: one text per batch)")
     ap.add_argument("--texts-sweep", default="1,16,0",
                     help="texts per embed_batch statement in the sweep (0: all)")

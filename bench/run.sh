@@ -14,7 +14,7 @@
 #   THREADS        thread counts (1,2)
 #   MODELS         which files (F16,Q8_0,Q4_K_M)
 #   ONLY           subset of bulk,sweep,query,length,first,memory (all)
-#   UBATCH_SWEEP   llama.cpp n_ubatch values of the sweep (0,128,512,2048; 0 = one text per batch)
+#   UBATCH_SWEEP   llama.cpp n_ubatch values of the sweep (0,256,512,2048; 0 = one text per batch; 128 trips a GGML_ASSERT in llama.cpp 0c1e570, see docs/benchmarks.md §9)
 #   TEXTS_SWEEP    texts per embed_batch statement in the sweep (1,16,0; 0 = all)
 #   LENGTH_MODELS  models with the latency-vs-length curve (all; e.g. F16)
 #   SWEEP_MODELS   models with the batch-size sweep (all; the others use the first one's best n_ubatch)
@@ -41,7 +41,7 @@ REPS=${REPS:-3}
 THREADS=${THREADS:-1,2}
 MODELS=${MODELS:-F16,Q8_0,Q4_K_M}
 ONLY=${ONLY:-bulk,sweep,query,length,first,memory}
-UBATCH_SWEEP=${UBATCH_SWEEP:-0,128,512,2048}
+UBATCH_SWEEP=${UBATCH_SWEEP:-0,256,512,2048}
 TEXTS_SWEEP=${TEXTS_SWEEP:-1,16,0}
 LENGTH_MODELS=${LENGTH_MODELS:-all}
 SWEEP_MODELS=${SWEEP_MODELS:-all}
