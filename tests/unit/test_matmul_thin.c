@@ -29,6 +29,7 @@
 #include "ggml_types.h"
 #include "matmul_thin.h"
 #include "quant.h"
+#include "random_weights.h"
 
 static const uint32_t TYPES[] = {
     GGML_TYPE_F32,  GGML_TYPE_F16,  GGML_TYPE_BF16, GGML_TYPE_Q4_0,   GGML_TYPE_Q4_1,
@@ -38,92 +39,6 @@ static const uint32_t TYPES[] = {
 #define N_TYPES (sizeof TYPES / sizeof TYPES[0])
 static const char *const LEVELS[] = {"scalar", "avx2", "avx512"};
 #define CANARY (-7777.0f)
-
-static uint64_t rng_state = 0x243F6A8885A308D3ull;
-
-static uint64_t rng_next(void)
-{
-    uint64_t x = rng_state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    rng_state = x;
-    return x * 0x2545F4914F6CDD1Dull;
-}
-
-/* uniform in [-1, 1) */
-static float rng_unit(void)
-{
-    return (float)((double)(rng_next() >> 11) / 4503599627370496.0 - 1.0);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-/* Byte offsets of the f16 scale fields inside one block (ggml-common.h),
- * -1 terminated: random bytes there could be inf/NaN, which would make the
- * comparison meaningless, so they get finite values of moderate size. */
-static const int *scale_fields(uint32_t type)
-{
-    static const int d0[] = {0, -1}, dm[] = {0, 2, -1}, q2k[] = {80, 82, -1}, q3k[] = {108, -1},
-                     q6k[] = {208, -1}, none[] = {-1};
-    switch (type) {
-    case GGML_TYPE_Q4_0:
-    case GGML_TYPE_Q5_0:
-    case GGML_TYPE_Q8_0:
-    case GGML_TYPE_IQ4_NL:
-    case GGML_TYPE_IQ4_XS:
-        return d0;
-    case GGML_TYPE_Q4_1:
-    case GGML_TYPE_Q5_1:
-    case GGML_TYPE_Q4_K:
-    case GGML_TYPE_Q5_K:
-        return dm;
-    case GGML_TYPE_Q2_K:
-        return q2k;
-    case GGML_TYPE_Q3_K:
-        return q3k;
-    case GGML_TYPE_Q6_K:
-        return q6k;
-    default:
-        return none;
-    }
-}
-
-/* n_rows rows of K elements of `type`, row_bytes apart, at buf + 0. */
-static void fill_weights(uint8_t *buf, uint32_t type, size_t K, size_t n_rows, size_t row_bytes)
-{
-    const ggml_type_info *info = ggml_type_get(type);
-    for (size_t r = 0; r < n_rows; r++) {
-        uint8_t *row = buf + r * row_bytes;
-        if (type == GGML_TYPE_F32) {
-            for (size_t k = 0; k < K; k++) {
-                float v = rng_unit();
-                memcpy(row + 4 * k, &v, 4);
-            }
-        } else if (type == GGML_TYPE_F16) {
-            for (size_t k = 0; k < K; k++)
-                put16(row + 2 * k, emb_f32_to_f16(rng_unit()));
-        } else if (type == GGML_TYPE_BF16) {
-            for (size_t k = 0; k < K; k++) {
-                float v = rng_unit();
-                uint32_t bits;
-                memcpy(&bits, &v, 4);
-                put16(row + 2 * k, (uint16_t)(bits >> 16));
-            }
-        } else {
-            for (size_t i = 0; i < K / info->block_size * info->type_size; i++)
-                row[i] = (uint8_t)(rng_next() >> 56);
-            for (size_t b = 0; b < K / info->block_size; b++)
-                for (const int *f = scale_fields(type); *f >= 0; f++)
-                    put16(row + b * info->type_size + (size_t)*f,
-                          emb_f32_to_f16(0.01f + 0.05f * (rng_unit() + 1.0f)));
-        }
-    }
-}
 
 /* Runs one product at the current level and checks it; returns 1 if good. */
 static int check_case(uint32_t type, size_t K, size_t N, size_t T, size_t r0, size_t r1,
@@ -138,9 +53,9 @@ static int check_case(uint32_t type, size_t K, size_t N, size_t T, size_t r0, si
     float *wf = malloc(N * K * sizeof(float));
     assert_true(wbuf && x && y && wf);
     uint8_t *wdata = wbuf + misalign;
-    fill_weights(wdata, type, K, N, row_bytes);
+    test_fill_weights(wdata, type, K, N, row_bytes);
     for (size_t i = 0; i < T * ldx; i++)
-        x[i] = rng_unit();
+        x[i] = test_rng_unit();
     for (size_t i = 0; i < T * ldy; i++)
         y[i] = CANARY;
     for (size_t r = 0; r < N; r++)
@@ -199,11 +114,11 @@ static int check_part(uint32_t type, size_t K, size_t N, size_t T, size_t r0, si
     float *x = malloc(T * ldx * sizeof(float)), *y = malloc(T * ldy * sizeof(float));
     float *y0 = malloc(T * ldy * sizeof(float)), *wf = malloc(N * K * sizeof(float));
     assert_true(wdata && x && y && y0 && wf);
-    fill_weights(wdata, type, K, N, row_bytes);
+    test_fill_weights(wdata, type, K, N, row_bytes);
     for (size_t i = 0; i < T * ldx; i++)
-        x[i] = rng_unit();
+        x[i] = test_rng_unit();
     for (size_t i = 0; i < T * ldy; i++)
-        y0[i] = y[i] = (i % ldy) < W ? rng_unit() : CANARY;
+        y0[i] = y[i] = (i % ldy) < W ? test_rng_unit() : CANARY;
     for (size_t r = 0; r < N; r++)
         emb_quant_kernel_ref(type)(wf + r * K, wdata + r * row_bytes, K);
     emb_weight w = {.data = wdata, .type = type, .ne0 = (int64_t)K, .ne1 = (int64_t)N,

@@ -27,6 +27,7 @@
 
 #include "ggml_types.h"
 #include "quant.h"
+#include "random_weights.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <xmmintrin.h>
@@ -208,22 +209,10 @@ static void restore_best_level(void)
     fail_msg("no level accepted, not even scalar");
 }
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-
-static uint64_t rng_next(void)
-{
-    uint64_t x = rng_state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    rng_state = x;
-    return x * 0x2545F4914F6CDD1Dull;
-}
-
 static void fill_random(uint8_t *p, size_t len)
 {
     for (size_t i = 0; i < len; i++)
-        p[i] = (uint8_t)(rng_next() >> 56);
+        p[i] = (uint8_t)(test_rng_next() >> 56);
 }
 
 static int is_supported_id(uint32_t t)
@@ -664,6 +653,7 @@ static void test_cpu_detection_agrees_with_compiler(void **state)
 
 int main(void)
 {
+    test_rng_seed(0x9E3779B97F4A7C15ull); /* the stream these cases were written with */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_type_support_table),
         cmocka_unit_test(test_goldens_cover_every_type),
