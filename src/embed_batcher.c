@@ -1,22 +1,15 @@
 #include "embed_batcher.h"
 
 #include <math.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "thread_pool.h"
+#include "forward_many.h"
 #include "tokenizer.h"
 
 /* Tokenizer scratch above this many bytes is given back after each add(), so
  * one huge input does not pin its buffers for the rest of the stream. */
 #define SCRATCH_KEEP_BYTES ((size_t)1 << 20)
-
-/* One forward call of a window: the texts order[first, last). */
-typedef struct call_span {
-    size_t first, last, tokens;
-} call_span;
 
 struct emb_batcher {
     const emb_model *m;
@@ -40,8 +33,8 @@ struct emb_batcher {
     /* run(), sized for cap texts */
     size_t *order;       /* texts by token count */
     size_t *rank;        /* inverse of order: text i is order[rank[i]] */
-    emb_seq *seqs;       /* in `order`: call k's sequences are [first, last) of calls[k] */
-    struct call_span *calls; /* the window's forward calls */
+    emb_seq *seqs;       /* in `order`: the sequences of every forward call */
+    emb_forward_call *calls; /* the window's forward calls (at most one per text) */
     float *pooled;       /* (cap, n_embd) in `order`: pooled vectors, then the
                             results in place (first dims floats of each row) */
 
@@ -133,7 +126,8 @@ static emb_code grow_texts(emb_batcher *b, emb_error *err)
         return EMB_OK;
     size_t E = b->m->hp.n_embd;
     size_t cap = b->cap ? 2 * b->cap : 1; /* one text (embed()) needs no more */
-    if (cap > SIZE_MAX / sizeof(float) / E || cap > SIZE_MAX / sizeof(call_span))
+    if (cap > SIZE_MAX / sizeof(float) / E || cap > SIZE_MAX / sizeof(emb_seq) ||
+        cap > SIZE_MAX / sizeof(emb_forward_call))
         return emb_error_set(err, EMB_ERR_NOMEM, "%zu texts in one window are too many", cap);
     /* each realloc keeps the old block on failure; cap is raised only when all succeeded */
     size_t *off = realloc(b->off, cap * sizeof *off);
@@ -151,7 +145,7 @@ static emb_code grow_texts(emb_batcher *b, emb_error *err)
     emb_seq *seqs = realloc(b->seqs, cap * sizeof *seqs);
     if (seqs)
         b->seqs = seqs;
-    call_span *calls = realloc(b->calls, cap * sizeof *calls); /* at most one per text */
+    emb_forward_call *calls = realloc(b->calls, cap * sizeof *calls);
     if (calls)
         b->calls = calls;
     float *pooled = realloc(b->pooled, cap * E * sizeof *pooled);
@@ -317,118 +311,6 @@ static size_t call_tokens(const emb_batcher *b, size_t max_len)
     return t;
 }
 
-/* ---- running a window's calls -------------------------------------------------------- */
-
-/*
- * Calls of packed short texts run side by side, one whole forward pass per
- * thread, instead of one after another with every pass split over the
- * threads: a pass on one thread keeps its activations in that core's cache
- * and needs no hand-off per product (thousands per window), which measured
- * 1.6-1.7x for 2 threads against 2.0x for two independent processes
- * (docs/benchmarks.md §9.2). Each call computes exactly what it computes
- * alone (the packing and every pass's chunking ignore the thread count), so
- * the vectors do not depend on how the calls were spread. Calls longer than
- * the budget (one long text each) and the last calls that cannot keep every
- * thread busy run one at a time on all threads, as before.
- *
- * The cancel hook may only run on the calling thread (it may use that
- * thread's SQLite connection): the caller's passes ask it and publish the
- * answer in `stop`, which the other threads' passes read.
- */
-typedef struct calls_region {
-    emb_batcher *b;
-    const emb_forward_cfg *user; /* the caller's cfg (its hook), or NULL */
-    atomic_bool stop;            /* the hook said stop                   */
-    atomic_bool failed;          /* a call failed: skip the ones not begun */
-    pthread_mutex_t mu;          /* guards the three below               */
-    size_t err_call;             /* the lowest call that failed          */
-    emb_code rc;
-    emb_error err;
-} calls_region;
-
-typedef struct call_cancel {
-    calls_region *r;
-    bool on_caller;
-} call_cancel;
-
-static bool call_cancelled(void *ctx)
-{
-    call_cancel *c = ctx;
-    calls_region *r = c->r;
-    if (atomic_load_explicit(&r->stop, memory_order_relaxed))
-        return true;
-    if (!c->on_caller || !r->user || !r->user->cancelled || !r->user->cancelled(r->user->cancel_ctx))
-        return false;
-    atomic_store_explicit(&r->stop, true, memory_order_relaxed);
-    return true;
-}
-
-static emb_code forward_call(emb_batcher *b, const call_span *c, const emb_forward_cfg *cfg,
-                             emb_error *err)
-{
-    return emb_forward(b->pooled + c->first * (size_t)b->m->hp.n_embd, b->m, b->seqs + c->first,
-                       c->last - c->first, b->pooling, cfg, err);
-}
-
-static void call_task(void *ctx, size_t item, size_t thread)
-{
-    calls_region *r = ctx;
-    if (atomic_load_explicit(&r->failed, memory_order_relaxed))
-        return;
-    call_cancel cc = {r, thread == 0};
-    emb_forward_cfg cfg = r->user ? *r->user : (emb_forward_cfg){0};
-    cfg.threads = 1;
-    cfg.cancelled = call_cancelled;
-    cfg.cancel_ctx = &cc;
-    emb_error e;
-    emb_code rc = forward_call(r->b, &r->b->calls[item], &cfg, &e);
-    if (rc == EMB_OK)
-        return;
-    atomic_store_explicit(&r->failed, true, memory_order_relaxed);
-    pthread_mutex_lock(&r->mu);
-    if (item < r->err_call) {
-        r->err_call = item;
-        r->rc = rc;
-        r->err = e;
-    }
-    pthread_mutex_unlock(&r->mu);
-}
-
-/* Calls [0, n) of b->calls; those of at most `budget` tokens come first (the
- * texts are sorted by length). */
-static emb_code run_calls(emb_batcher *b, size_t n, size_t budget, emb_error *err)
-{
-    const emb_forward_cfg *user = b->opts.forward;
-    size_t small = 0;
-    while (small < n && b->calls[small].tokens <= budget)
-        small++;
-    size_t side = 0;
-    emb_pool_lease lease = emb_pool_acquire(user ? user->threads : 0);
-    if (lease.n > 1)
-        side = small - small % lease.n;
-    if (side > 0) {
-        calls_region r = {.b = b, .user = user, .err_call = SIZE_MAX, .rc = EMB_OK};
-        atomic_init(&r.stop, false);
-        atomic_init(&r.failed, false);
-        pthread_mutex_init(&r.mu, NULL);
-        emb_pool_run(&lease, lease.n, call_task, &r, side);
-        pthread_mutex_destroy(&r.mu);
-        emb_pool_release(&lease);
-        if (r.rc != EMB_OK) {
-            if (err)
-                *err = r.err;
-            return r.rc;
-        }
-    }
-    emb_pool_release(&lease); /* the calls below lease the pool themselves */
-    for (size_t k = side; k < n; k++) {
-        emb_code rc = forward_call(b, &b->calls[k], user, err);
-        if (rc != EMB_OK)
-            return rc;
-    }
-    return EMB_OK;
-}
-
 emb_code emb_batcher_run(emb_batcher *b, emb_error *err)
 {
     emb_code rc;
@@ -446,11 +328,14 @@ emb_code emb_batcher_run(emb_batcher *b, emb_error *err)
 
     /* As few calls as the budget allows, evened out: a window of 4,200 tokens
      * with a budget of 512 becomes 9 calls of ~467 tokens, not 8 full ones
-     * and a 104-token straggler (thin products are slow per token). */
+     * and a 104-token straggler (thin products are slow per token). Texts
+     * longer than the budget run alone, last (the order is by length): the
+     * calls before them are the packed ones, of bounded size, which may run
+     * side by side (forward_many.h). */
     size_t n_calls = b->n_ids / budget + (b->n_ids % budget != 0);
     size_t target = b->n_ids / n_calls + (b->n_ids % n_calls != 0);
-    size_t k = 0;
-    for (size_t first = 0; first < b->n; k++) {
+    size_t built = 0, packed = 0;
+    for (size_t first = 0; first < b->n; built++) {
         size_t last = first, tokens = 0;
         do {
             size_t t = b->order[last];
@@ -459,12 +344,13 @@ emb_code emb_batcher_run(emb_batcher *b, emb_error *err)
             tokens += b->len[t];
             last++;
         } while (last < b->n && tokens < target && tokens + b->len[b->order[last]] <= budget);
-        b->calls[k].first = first;
-        b->calls[k].last = last;
-        b->calls[k].tokens = tokens;
+        b->calls[built] = (emb_forward_call){b->pooled + first * E, b->seqs + first, last - first};
+        if (tokens <= budget)
+            packed = built + 1;
         first = last;
     }
-    if ((rc = run_calls(b, k, budget, err)) != EMB_OK)
+    if ((rc = emb_forward_many(b->m, b->calls, built, packed, b->pooling, b->opts.forward, err)) !=
+        EMB_OK)
         return rc;
     /* The weights were read from the file's mapping: if the file changed
      * while they were (overwritten in place, or cut short: map_guard.h), the

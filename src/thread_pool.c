@@ -1,5 +1,6 @@
 #include "thread_pool.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -7,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_WORKERS (EMB_POOL_MAX_THREADS - 1)
 
@@ -44,6 +46,20 @@ static struct {
 } g = {.mu = PTHREAD_MUTEX_INITIALIZER, .retire_from = MAX_WORKERS};
 
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+/* done_cv's timed waits (emb_pool_run_polled) count on the monotonic clock:
+ * a change of the wall clock must not stop the polling. */
+static void init_done_cv(void)
+{
+    pthread_condattr_t attr;
+    if (pthread_condattr_init(&attr) == 0) {
+        (void)pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&g.done_cv, &attr);
+        pthread_condattr_destroy(&attr);
+    } else {
+        pthread_cond_init(&g.done_cv, NULL);
+    }
+}
 
 static void run_items(emb_pool_task fn, void *ctx, size_t n_items, size_t thread)
 {
@@ -104,7 +120,7 @@ static void atfork_child(void)
     g.leased = false;
     g.region_workers = 0;
     g.pending = 0;
-    pthread_cond_init(&g.done_cv, NULL);
+    init_done_cv();
     for (size_t w = 0; w < MAX_WORKERS; w++)
         pthread_cond_init(&g.wake[w], NULL);
     pthread_mutex_unlock(&g.mu);
@@ -112,7 +128,7 @@ static void atfork_child(void)
 
 static void init_once(void)
 {
-    pthread_cond_init(&g.done_cv, NULL);
+    init_done_cv();
     for (size_t w = 0; w < MAX_WORKERS; w++)
         pthread_cond_init(&g.wake[w], NULL);
     /* Registered by this shared object: glibc drops the handlers when it is
@@ -277,8 +293,38 @@ void emb_pool_release(emb_pool_lease *lease)
     lease->n = 1;
 }
 
+/* Waits (g.mu held) until the region's workers are done, calling poll every
+ * EMB_POOL_POLL_MS meanwhile if there is one. */
+static void wait_region(void (*poll)(void *), void *poll_ctx)
+{
+    while (g.pending > 0) {
+        if (!poll) {
+            pthread_cond_wait(&g.done_cv, &g.mu);
+            continue;
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += EMB_POOL_POLL_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        if (pthread_cond_timedwait(&g.done_cv, &g.mu, &until) == ETIMEDOUT && g.pending > 0) {
+            pthread_mutex_unlock(&g.mu);
+            poll(poll_ctx);
+            pthread_mutex_lock(&g.mu);
+        }
+    }
+}
+
 void emb_pool_run(const emb_pool_lease *lease, size_t n_threads, emb_pool_task fn, void *ctx,
                   size_t n_items)
+{
+    emb_pool_run_polled(lease, n_threads, fn, ctx, n_items, NULL, NULL);
+}
+
+void emb_pool_run_polled(const emb_pool_lease *lease, size_t n_threads, emb_pool_task fn, void *ctx,
+                         size_t n_items, void (*poll)(void *poll_ctx), void *poll_ctx)
 {
     if (n_threads > lease->n)
         n_threads = lease->n;
@@ -306,7 +352,6 @@ void emb_pool_run(const emb_pool_lease *lease, size_t n_threads, emb_pool_task f
     run_items(fn, ctx, n_items, 0);
 
     pthread_mutex_lock(&g.mu);
-    while (g.pending > 0)
-        pthread_cond_wait(&g.done_cv, &g.mu);
+    wait_region(poll, poll_ctx);
     pthread_mutex_unlock(&g.mu);
 }

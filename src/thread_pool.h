@@ -65,6 +65,15 @@ void emb_pool_release(emb_pool_lease *lease);
 void emb_pool_run(const emb_pool_lease *lease, size_t n_threads, emb_pool_task fn, void *ctx,
                   size_t n_items);
 
+/* emb_pool_run, and while the calling thread waits for the other threads to
+ * finish their items it calls poll(poll_ctx) every EMB_POOL_POLL_MS
+ * milliseconds (a region of whole forward passes must keep asking the
+ * caller's cancel hook, which only the calling thread may ask). poll runs on
+ * the calling thread, outside the pool's lock; NULL = emb_pool_run. */
+#define EMB_POOL_POLL_MS 10
+void emb_pool_run_polled(const emb_pool_lease *lease, size_t n_threads, emb_pool_task fn, void *ctx,
+                         size_t n_items, void (*poll)(void *poll_ctx), void *poll_ctx);
+
 /* The pool size (threads, caller included) and its setter; n in [1,
  * EMB_POOL_MAX_THREADS] else EMB_ERR_RANGE. Takes effect at the next lease;
  * surplus workers are stopped then. */

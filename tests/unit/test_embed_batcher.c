@@ -9,96 +9,33 @@
  *   - the window limits hold (texts and tokens);
  *   - an error names the text by err.item, keeps the window usable;
  *   - heap: streaming 4x more texts does not raise the peak (the engine's
- *     allocations are counted through -Wl,--wrap, see tests/cmake/batcher.cmake).
+ *     allocations are counted: tests/unit/support/alloc_count.h);
+ *   - on several threads, calls running side by side give every text the
+ *     vector it gets on one thread, bit for bit; the cancel hook runs on the
+ *     calling thread only and stops the run; a workspace that cannot be
+ *     allocated on any thread fails the run cleanly.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <malloc.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "alloc_count.h"
 #include "embed.h"
 #include "embed_batcher.h"
 #include "forward.h"
 #include "ggml_types.h"
 #include "tiny_model.h"
 #include "tokenizer.h"
-
-/* ---- allocation counters (as in test_forward_memory.c) ------------------------------ */
-
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t k);
-void *__real_realloc(void *p, size_t n);
-void __real_free(void *p);
-void *__real_emb_pages_alloc(size_t n);
-void __real_emb_pages_free(void *p, size_t n);
-
-static size_t g_live, g_peak;
-
-static void count_in(void *p)
-{
-    if (!p)
-        return;
-    g_live += malloc_usable_size(p);
-    if (g_live > g_peak)
-        g_peak = g_live;
-}
-
-void *__wrap_malloc(size_t n)
-{
-    void *p = __real_malloc(n);
-    count_in(p);
-    return p;
-}
-
-void *__wrap_calloc(size_t n, size_t k)
-{
-    void *p = __real_calloc(n, k);
-    count_in(p);
-    return p;
-}
-
-void *__wrap_realloc(void *old, size_t n)
-{
-    size_t before = old ? malloc_usable_size(old) : 0;
-    void *p = __real_realloc(old, n);
-    if (p || n == 0) {
-        g_live -= before;
-        count_in(p);
-    }
-    return p;
-}
-
-void __wrap_free(void *p)
-{
-    if (p)
-        g_live -= malloc_usable_size(p);
-    __real_free(p);
-}
-
-void *__wrap_emb_pages_alloc(size_t n)
-{
-    void *p = __real_emb_pages_alloc(n);
-    if (p) {
-        g_live += n;
-        if (g_live > g_peak)
-            g_peak = g_live;
-    }
-    return p;
-}
-
-void __wrap_emb_pages_free(void *p, size_t n)
-{
-    if (p)
-        g_live -= n;
-    __real_emb_pages_free(p, n);
-}
 
 /* ---- helpers ------------------------------------------------------------------------- */
 
@@ -323,19 +260,205 @@ static void test_stream_memory_is_bounded(void **state)
     size_t peaks[2];
     const size_t counts[2] = {1000, 4000};
     for (int r = 0; r < 2; r++) {
-        size_t base = g_live;
-        g_peak = g_live;
+        size_t base = alloc_mark();
         emb_batcher *b = emb_batcher_create(m, NULL, &err);
         assert_non_null(b);
         stream(b, m, counts[r], false);
         emb_batcher_destroy(b);
-        peaks[r] = g_peak - base;
-        assert_int_equal(g_live, base); /* nothing leaked */
+        peaks[r] = alloc_peak() - base;
+        assert_int_equal(alloc_live(), base); /* nothing leaked */
         print_message("%zu texts: peak extra heap %zu bytes\n", counts[r], peaks[r]);
     }
     /* slack: a forward call a few tokens longer (~1.8 KB per token here);
      * growing with the count would cost >= 3,000 x 64 floats */
     assert_true(peaks[1] <= peaks[0] + 64 * 1024);
+    unload(m, img);
+}
+
+/* One window of texts 0..n-1 of the stream, run; the vectors (n x 64 floats)
+ * into out. */
+static emb_code run_window(emb_batcher *b, size_t n, float *out, emb_error *err)
+{
+    char text[1024];
+    emb_batcher_clear(b);
+    for (size_t k = 0; k < n; k++) {
+        size_t len = make_text(text, sizeof text, k);
+        emb_code rc = emb_batcher_add(b, (emb_str){text, len}, err);
+        if (rc != EMB_OK)
+            return rc;
+    }
+    emb_code rc = emb_batcher_run(b, err);
+    for (size_t k = 0; rc == EMB_OK && k < n; k++)
+        memcpy(out + k * 64, emb_batcher_vector(b, k), 64 * sizeof *out);
+    return rc;
+}
+
+/* 60 texts, budget 24 tokens: a dozen packed calls run side by side, and
+ * the texts longer than the budget (alone, up to the 32-token context) and
+ * the calls left over run one at a time split over the threads (split_work
+ * 1 splits even the tiny model's products). Every vector equals the one
+ * thread result bit for bit: the calls do not depend on where they ran. */
+static void test_threads_side_by_side_bit_identical(void **state)
+{
+    (void)state;
+    enum { N = 60 };
+    static float one[N * 64], many[N * 64];
+    const uint32_t types[] = {GGML_TYPE_F16, GGML_TYPE_Q8_0};
+    for (size_t t = 0; t < 2; t++) {
+        for (int arch = 0; arch < 2; arch++) {
+            tiny_model_spec s = tiny_model_default(arch ? EMB_ARCH_NOMIC_BERT : EMB_ARCH_BERT, types[t]);
+            uint8_t *img;
+            emb_model *m = load(&s, &img);
+            emb_error err;
+            emb_forward_cfg cfg = {.threads = 1, .split_work = 1};
+            emb_embed_opts o = emb_embed_opts_default();
+            o.batch_tokens = 24;
+            o.forward = &cfg;
+            emb_batcher *b = emb_batcher_create(m, &o, &err);
+            assert_non_null(b);
+            assert_int_equal(run_window(b, N, one, &err), EMB_OK);
+            emb_batcher_destroy(b);
+            for (size_t nt = 2; nt <= 4; nt++) {
+                cfg.threads = nt;
+                b = emb_batcher_create(m, &o, &err);
+                assert_non_null(b);
+                assert_int_equal(run_window(b, N, many, &err), EMB_OK);
+                for (size_t k = 0; k < N; k++)
+                    if (memcmp(one + k * 64, many + k * 64, 64 * sizeof(float)) != 0)
+                        fail_msg("%s %s, %zu threads: text %zu differs from 1 thread",
+                                 emb_arch_name(s.arch), ggml_type_name(types[t]), nt, k);
+                emb_batcher_destroy(b);
+            }
+            unload(m, img);
+        }
+    }
+}
+
+/* The cancel hook of a run on 2 threads: asked on the calling thread only
+ * (embed_batch's hook may step a statement of the caller's connection),
+ * asked during the passes, and its "stop" ends the run with
+ * EMB_ERR_INTERRUPTED and no vectors; the batcher works again after. */
+typedef struct hook_log {
+    pthread_t caller;
+    atomic_int asked, foreign;
+    int stop_at; /* answer true from this ask on; 0 = never */
+} hook_log;
+
+static bool log_hook(void *ctx)
+{
+    hook_log *h = ctx;
+    if (!pthread_equal(pthread_self(), h->caller))
+        atomic_fetch_add(&h->foreign, 1);
+    int n = atomic_fetch_add(&h->asked, 1) + 1;
+    return h->stop_at && n >= h->stop_at;
+}
+
+static void test_cancel_hook_on_calling_thread(void **state)
+{
+    (void)state;
+    enum { N = 60 };
+    static float v[N * 64];
+    tiny_model_spec s = tiny_model_default(EMB_ARCH_NOMIC_BERT, GGML_TYPE_Q8_0);
+    uint8_t *img;
+    emb_model *m = load(&s, &img);
+    emb_error err;
+    hook_log h = {.caller = pthread_self()};
+    emb_forward_cfg cfg = {.threads = 2, .split_work = 1, .cancelled = log_hook, .cancel_ctx = &h};
+    emb_embed_opts o = emb_embed_opts_default();
+    o.batch_tokens = 24;
+    o.forward = &cfg;
+    emb_batcher *b = emb_batcher_create(m, &o, &err);
+    assert_non_null(b);
+
+    assert_int_equal(run_window(b, N, v, &err), EMB_OK);
+    int asked_full = atomic_load(&h.asked);
+    print_message("a whole run asked the hook %d times\n", asked_full);
+    assert_int_equal(atomic_load(&h.foreign), 0);
+    assert_true(asked_full > N); /* N adds, then every layer of the caller's passes */
+
+    for (int stop_at = N + 1; stop_at < asked_full; stop_at += 3) {
+        atomic_store(&h.asked, 0);
+        h.stop_at = stop_at;
+        assert_int_equal(run_window(b, N, v, &err), EMB_ERR_INTERRUPTED);
+        assert_null(emb_batcher_vector(b, 0));
+        assert_int_equal(atomic_load(&h.foreign), 0);
+    }
+    h.stop_at = 0;
+    static float again[N * 64];
+    assert_int_equal(run_window(b, N, again, &err), EMB_OK);
+    assert_int_equal(atomic_load(&h.foreign), 0);
+    emb_batcher_destroy(b);
+    unload(m, img);
+}
+
+/* Workspace mappings that cannot be had, on whichever call and thread asks.
+ * For good: the run fails with EMB_ERR_NOMEM naming the workspace, gives no
+ * vectors, leaks nothing, and runs again once memory is back. Only one: the
+ * run either fails so or succeeds with the exact vectors; when the calls
+ * side by side are what failed (the very first mapping is theirs), the
+ * calls not done run again one at a time and the run succeeds. */
+static void test_workspace_failure_on_any_thread(void **state)
+{
+    (void)state;
+    enum { N = 60 };
+    static float v[N * 64], want[N * 64];
+    tiny_model_spec s = tiny_model_default(EMB_ARCH_BERT, GGML_TYPE_Q8_0);
+    uint8_t *img;
+    emb_model *m = load(&s, &img);
+    emb_error err;
+    emb_forward_cfg cfg = {.threads = 2, .split_work = 1};
+    emb_embed_opts o = emb_embed_opts_default();
+    o.batch_tokens = 24;
+    o.forward = &cfg;
+    emb_batcher *b = emb_batcher_create(m, &o, &err);
+    assert_non_null(b);
+    assert_int_equal(run_window(b, N, want, &err), EMB_OK);
+    emb_batcher_destroy(b);
+
+    size_t failures = 0, recovered = 0;
+    for (size_t after = 0;; after++) {
+        size_t base = alloc_mark();
+        b = emb_batcher_create(m, &o, &err);
+        assert_non_null(b);
+        alloc_fail_pages(after, SIZE_MAX);
+        emb_code rc = run_window(b, N, v, &err);
+        alloc_fail_pages(0, 0);
+        if (rc == EMB_OK) {
+            emb_batcher_destroy(b);
+            assert_int_equal(alloc_live(), base);
+            break;
+        }
+        failures++;
+        assert_int_equal(rc, EMB_ERR_NOMEM);
+        assert_non_null(strstr(err.msg, "workspace"));
+        assert_null(emb_batcher_vector(b, 0));
+        assert_int_equal(run_window(b, N, v, &err), EMB_OK); /* memory is back */
+        emb_batcher_destroy(b);
+        assert_int_equal(alloc_live(), base);
+        assert_true(after < 1000);
+    }
+    for (size_t nth = 0; nth < 40; nth++) {
+        size_t base = alloc_mark();
+        b = emb_batcher_create(m, &o, &err);
+        assert_non_null(b);
+        alloc_fail_pages(nth, 1);
+        emb_code rc = run_window(b, N, v, &err);
+        alloc_fail_pages(0, 0);
+        if (nth == 0)
+            assert_int_equal(rc, EMB_OK); /* side by side failed, one at a time did it */
+        if (rc == EMB_OK) {
+            recovered++;
+            assert_memory_equal(v, want, sizeof v);
+        } else {
+            assert_int_equal(rc, EMB_ERR_NOMEM);
+        }
+        emb_batcher_destroy(b);
+        assert_int_equal(alloc_live(), base);
+    }
+    print_message("%zu runs failed on a workspace mapping before one had enough; %zu of 40 runs "
+                  "with one failed mapping succeeded\n",
+                  failures, recovered);
+    assert_true(failures > 4); /* several calls, each with several mappings */
     unload(m, img);
 }
 
@@ -346,6 +469,9 @@ int main(void)
         cmocka_unit_test(test_window_limits),
         cmocka_unit_test(test_errors_name_the_text),
         cmocka_unit_test(test_stream_memory_is_bounded),
+        cmocka_unit_test(test_threads_side_by_side_bit_identical),
+        cmocka_unit_test(test_cancel_hook_on_calling_thread),
+        cmocka_unit_test(test_workspace_failure_on_any_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

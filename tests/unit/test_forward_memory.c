@@ -3,114 +3,27 @@
  * the documented formula (emb_forward_workspace_bytes), measured, not
  * assumed.
  *
- * tests/cmake/forward.cmake links this executable with
- * -Wl,--wrap=malloc,... so that every allocation made by the engine's code
- * (static library linked in here) passes through the counters below. The
- * counters add malloc_usable_size() of live blocks and keep the peak. The
- * forward workspace comes from page_alloc (mmap, so that the host's malloc
- * never keeps it); --wrap=emb_pages_alloc,emb_pages_free counts it too.
- * OpenBLAS (dlopen()ed) allocates through libc directly and is not counted:
- * its buffers are its own, sized by its thread count, not by our input.
+ * Every allocation made by the engine's code (static library linked in
+ * here) is counted by tests/unit/support/alloc_count.h: heap blocks and the
+ * forward workspace's page mappings (mmap, so that the host's malloc never
+ * keeps it). OpenBLAS allocates through libc directly and is not counted.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "alloc_count.h"
 #include "embed.h"
 #include "embed_batcher.h"
 #include "forward.h"
 #include "ggml_types.h"
 #include "tiny_model.h"
-
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t k);
-void *__real_realloc(void *p, size_t n);
-void *__real_aligned_alloc(size_t a, size_t n);
-void __real_free(void *p);
-void *__real_emb_pages_alloc(size_t n);
-void __real_emb_pages_free(void *p, size_t n);
-
-static size_t g_live, g_peak, g_largest_mapping;
-
-static void count_in(void *p)
-{
-    if (!p)
-        return;
-    g_live += malloc_usable_size(p);
-    if (g_live > g_peak)
-        g_peak = g_live;
-}
-
-static void count_out(void *p)
-{
-    if (p)
-        g_live -= malloc_usable_size(p);
-}
-
-void *__wrap_malloc(size_t n)
-{
-    void *p = __real_malloc(n);
-    count_in(p);
-    return p;
-}
-
-void *__wrap_calloc(size_t n, size_t k)
-{
-    void *p = __real_calloc(n, k);
-    count_in(p);
-    return p;
-}
-
-void *__wrap_aligned_alloc(size_t a, size_t n)
-{
-    void *p = __real_aligned_alloc(a, n);
-    count_in(p);
-    return p;
-}
-
-void *__wrap_realloc(void *old, size_t n)
-{
-    size_t before = old ? malloc_usable_size(old) : 0;
-    void *p = __real_realloc(old, n);
-    if (p || n == 0) {
-        g_live -= before;
-        count_in(p);
-    }
-    return p;
-}
-
-void __wrap_free(void *p)
-{
-    count_out(p);
-    __real_free(p);
-}
-
-void *__wrap_emb_pages_alloc(size_t n)
-{
-    void *p = __real_emb_pages_alloc(n);
-    if (p) {
-        if (n > g_largest_mapping)
-            g_largest_mapping = n;
-        g_live += n;
-        if (g_live > g_peak)
-            g_peak = g_live;
-    }
-    return p;
-}
-
-void __wrap_emb_pages_free(void *p, size_t n)
-{
-    if (p)
-        g_live -= n;
-    __real_emb_pages_free(p, n);
-}
 
 /* A nomic-geometry model (768 wide, n_ff 3072, 12 heads, F16 weights: tiled
  * dequantization is active). The number of layers does not change the
@@ -155,15 +68,14 @@ static void test_peak_heap_512_tokens_nomic_geometry(void **state)
     /* warm up once (OpenBLAS loads on the first call; not our heap anyway) */
     assert_int_equal(emb_forward(out, m, &seq, 1, EMB_POOLING_MEAN, NULL, &err), EMB_OK);
 
-    size_t base = g_live;
-    g_peak = g_live;
+    size_t base = alloc_mark();
     assert_int_equal(emb_forward(out, m, &seq, 1, EMB_POOLING_MEAN, NULL, &err), EMB_OK);
-    size_t extra = g_peak - base;
+    size_t extra = alloc_peak() - base;
     print_message("measured peak extra heap in emb_forward: %zu bytes\n", extra);
     /* the workspace is three page mappings, counted at their exact size */
     assert_true(extra >= formula);
     assert_true(extra <= formula + 4096);
-    assert_int_equal(g_live, base); /* nothing leaked */
+    assert_int_equal(alloc_live(), base); /* nothing leaked */
 
     /* The pipeline adds its token lists and per-text vectors: O(tokens + E). */
     char *text = malloc(2 * 600 + 1);
@@ -176,13 +88,12 @@ static void test_peak_heap_512_tokens_nomic_geometry(void **state)
     emb_str t = {text, 1200};
     emb_embed_opts o = emb_embed_opts_default();
     o.max_tokens = T; /* 600 words -> truncated to 512 tokens */
-    base = g_live;
-    g_peak = g_live;
+    base = alloc_mark();
     assert_int_equal(emb_embed_texts(out, m, &t, 1, &o, &err), EMB_OK);
-    extra = g_peak - base;
+    extra = alloc_peak() - base;
     print_message("measured peak extra heap in emb_embed_texts: %zu bytes\n", extra);
     assert_true(extra <= formula + 64 * 1024);
-    assert_int_equal(g_live, base);
+    assert_int_equal(alloc_live(), base);
 
     free(text);
     free(ids);
@@ -214,17 +125,15 @@ static void test_peak_heap_2048_tokens_two_threads(void **state)
     /* h and `a` (6 MiB each) + 2 x (tile, k|v, scores) + blocks: ~18.3 MiB;
      * was 68 MiB when the FFN activations existed for all tokens */
     assert_true(formula <= (size_t)19 << 20);
-    size_t base = g_live;
-    g_peak = g_live;
-    g_largest_mapping = 0;
+    size_t base = alloc_mark();
     assert_int_equal(emb_forward(out, m, &seq, 1, EMB_POOLING_MEAN, &cfg, &err), EMB_OK);
-    size_t extra = g_peak - base;
+    size_t extra = alloc_peak() - base;
     print_message("measured peak extra heap: %zu bytes, largest mapping %zu bytes\n", extra,
-                  g_largest_mapping);
+                  alloc_largest_mapping());
     assert_true(extra >= formula);
     assert_true(extra <= formula + 4096);
-    assert_true(g_largest_mapping <= 10 * 1000 * 1000);
-    assert_int_equal(g_live, base);
+    assert_true(alloc_largest_mapping() <= 10 * 1000 * 1000);
+    assert_int_equal(alloc_live(), base);
     free(ids);
     free(out);
     emb_model_destroy(m);
@@ -234,11 +143,13 @@ static void test_peak_heap_2048_tokens_two_threads(void **state)
 /* 64 short texts through the streaming batcher (what embed_batch() runs):
  * 12 to 48 words each (14-50 tokens with [CLS]/[SEP], 2,000-odd in all, the
  * benchmark's "64 short texts"), at 1 and 2 threads. The batcher packs them
- * into ~400-token forward calls; the engine's whole peak (workspace of the
- * largest call, token ids, pooled vectors, tokenizer scratch) must stay
- * within the budget that keeps the whole sqlite3 process under 8 MiB
- * (docs/engine.md §4: process baseline ~2.4 MiB with the real tokenizer,
- * OpenBLAS's touched buffers ~0.3 MiB per thread; measured there). */
+ * into calls whose one-thread workspace fits EMB_BATCHER_WORKSPACE_BYTES and
+ * runs as many calls at once as it has threads (embed_batcher.h); the
+ * engine's whole peak (the workspaces of the calls in flight, token ids,
+ * pooled vectors, tokenizer scratch) must stay within threads x that budget
+ * plus a little: at 1 thread this keeps the whole sqlite3 process under
+ * 8 MiB (docs/engine.md §4: process baseline ~2.4 MiB with the real
+ * tokenizer, OpenBLAS's touched buffers ~0.3 MiB per thread). */
 static void test_peak_heap_64_short_texts_batched(void **state)
 {
     (void)state;
@@ -269,9 +180,7 @@ static void test_peak_heap_64_short_texts_batched(void **state)
         emb_forward_cfg cfg = {.threads = nt};
         emb_embed_opts o = emb_embed_opts_default();
         o.forward = &cfg;
-        size_t base = g_live;
-        g_peak = g_live;
-        g_largest_mapping = 0;
+        size_t base = alloc_mark();
         emb_batcher *b = emb_batcher_create(m, &o, &err);
         assert_non_null(b);
         for (size_t i = 0; i < N; i++)
@@ -281,17 +190,15 @@ static void test_peak_heap_64_short_texts_batched(void **state)
         for (size_t i = 0; i < N; i++)
             queued += emb_batcher_tokens(b, i);
         assert_int_equal(queued, tokens); /* every word is one token of the vocabulary */
-        size_t extra = g_peak - base;
-        /* the largest forward call of the window: the batcher packs 2,024
-         * tokens into 4 calls of <= 506 (budget 512) */
-        size_t call = emb_forward_workspace_bytes(m, 512, 50, &cfg);
+        size_t extra = alloc_peak() - base;
         print_message("64 short texts (%zu tokens), %zu thread(s): peak extra heap %zu bytes "
-                      "(%.2f MiB), largest mapping %zu; workspace of a 512-token call %zu\n",
-                      tokens, nt, extra, extra / 1048576.0, g_largest_mapping, call);
+                      "(%.2f MiB), largest mapping %zu; budget per call in flight %zu\n",
+                      tokens, nt, extra, extra / 1048576.0, alloc_largest_mapping(),
+                      EMB_BATCHER_WORKSPACE_BYTES);
         emb_batcher_destroy(b);
-        assert_int_equal(g_live, base);
-        assert_true(extra <= call + 256 * 1024);
-        assert_true(extra <= (nt == 1 ? (size_t)15 << 18 : (size_t)9 << 19)); /* 3.75, 4.5 MiB */
+        assert_int_equal(alloc_live(), base);
+        assert_true(extra <= nt * EMB_BATCHER_WORKSPACE_BYTES + 256 * 1024);
+        assert_true(extra <= nt * ((size_t)15 << 18)); /* 3.75 MiB per thread */
     }
     for (size_t i = 0; i < N; i++)
         free(texts[i]);

@@ -1,13 +1,15 @@
 /*
  * test_thread_pool: the engine's worker pool (thread_pool.h): every item of a
  * region runs exactly once, leases are exclusive, the size follows
- * emb_pool_set_threads, idle workers use no CPU, and fork() leaves a child
+ * emb_pool_set_threads, idle workers use no CPU, a polled region calls its
+ * poll on the calling thread while it waits, and fork() leaves a child
  * that starts its own workers and computes the same vectors.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,6 +107,52 @@ static void test_lease_is_exclusive(void **state)
     assert_int_equal(again.n, 2);
     emb_pool_release(&again);
     free(c);
+}
+
+/* emb_pool_run_polled: while the calling thread waits for a worker's long
+ * item it calls poll every EMB_POOL_POLL_MS, on itself only. Item 0 (the
+ * caller's, handed out first) waits until the worker has taken item 1, which
+ * then takes 80 ms: the caller is left waiting for it. */
+typedef struct poll_ctx {
+    pthread_t caller;
+    atomic_int worker_started, polls, foreign_polls;
+} poll_ctx;
+
+static void slow_worker_task(void *ctx, size_t item, size_t thread)
+{
+    poll_ctx *p = ctx;
+    (void)item;
+    if (thread == 0) {
+        for (int i = 0; i < 2000 && !atomic_load(&p->worker_started); i++)
+            usleep(1000);
+        return;
+    }
+    atomic_store(&p->worker_started, 1);
+    usleep(80 * 1000);
+}
+
+static void count_poll(void *ctx)
+{
+    poll_ctx *p = ctx;
+    atomic_fetch_add(&p->polls, 1);
+    if (!pthread_equal(pthread_self(), p->caller))
+        atomic_fetch_add(&p->foreign_polls, 1);
+}
+
+static void test_polled_region_polls_while_waiting(void **state)
+{
+    (void)state;
+    set_threads(2);
+    emb_pool_lease lease = emb_pool_acquire(0);
+    if (lease.n < 2)
+        skip();
+    poll_ctx p = {.caller = pthread_self()};
+    emb_pool_run_polled(&lease, 2, slow_worker_task, &p, 2, count_poll, &p);
+    emb_pool_release(&lease);
+    assert_true(atomic_load(&p.worker_started));
+    print_message("%d polls while waiting ~80 ms\n", atomic_load(&p.polls));
+    assert_true(atomic_load(&p.polls) >= 2);
+    assert_int_equal(atomic_load(&p.foreign_polls), 0);
 }
 
 /* The size follows the setter: workers start on demand and stop when the
@@ -218,6 +266,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_item_once),
         cmocka_unit_test(test_lease_is_exclusive),
+        cmocka_unit_test(test_polled_region_polls_while_waiting),
         cmocka_unit_test(test_size_and_errors),
         cmocka_unit_test(test_idle_workers_use_no_cpu),
         cmocka_unit_test(test_fork_child_recreates_workers),
