@@ -74,9 +74,10 @@ const char *emb_blas_choose_coretype(const emb_cpu_features *f);
  * mapping, released at once): EMB_OK, or EMB_ERR_BLAS naming the limit
  * (not NOMEM: the glue reports NOMEM as SQLite's bare "out of memory").
  * No limit: no check. emb_blas_reserved records, after a pass that succeeded,
- * that `callers` slots now exist. Not covered: several host threads running
- * forward passes at once under a tight limit can still need one more slot
- * than recorded (docs/engine.md).
+ * that `callers` slots now exist (calls run side by side reserve for all
+ * their threads at once: forward_many.c). Not covered: several host threads
+ * running forward passes at once under a tight limit can still need one more
+ * slot than recorded (docs/engine.md).
  */
 #define EMB_OPENBLAS_BUFFER_BYTES ((size_t)129 << 20)
 emb_code emb_blas_reserve(size_t callers, emb_error *err);

@@ -20,9 +20,14 @@
  * 768-wide: 320 tokens; MiniLM: 512). Vectors are identical in value
  * to emb_embed_texts() of the same text up to the rounding of the matrix
  * products, which may depend on the other rows of a call (see docs/engine.md).
+ * The packed calls run side by side on the pool's threads, one whole pass
+ * per thread, and the rest one at a time (forward_many.h); the packing never
+ * depends on the thread count, so neither do the vectors.
  *
  * Memory: the queued token ids (4 bytes per token), texts x n_embd floats
- * for the window, one forward workspace at a time, and tokenizer scratch
+ * for the window, the forward workspaces of the calls in flight (one per
+ * thread: each within EMB_BATCHER_WORKSPACE_BYTES unless a text longer than
+ * the budget runs alone, and then only one at a time), and tokenizer scratch
  * returned after every add() of a large text. A window is full at
  * EMB_BATCHER_WINDOW_TEXTS texts or EMB_BATCHER_WINDOW_BATCHES x batch_tokens
  * tokens, so a streaming caller's memory does not depend on the stream length.
@@ -40,10 +45,11 @@
 
 #define EMB_BATCHER_WINDOW_TEXTS ((size_t)256)
 #define EMB_BATCHER_WINDOW_BATCHES ((size_t)8)
-/* Forward workspace per call of packed texts, one thread (docs/engine.md §4:
+/* Forward workspace per call of packed texts, one thread (docs/engine.md §4a:
  * keeps embed_batch of short texts under 8 MiB of private memory for the
- * whole sqlite3 process at 1 and 2 threads; calls of ~300 instead of ~420
- * tokens measured no slower in bulk). */
+ * whole sqlite3 process at 1 thread; with n threads n calls are in flight;
+ * calls of ~300 instead of ~420 tokens measured no slower in bulk, half of
+ * that 18 % slower). */
 #define EMB_BATCHER_WORKSPACE_BYTES ((size_t)7 << 19)
 
 typedef struct emb_batcher emb_batcher;

@@ -28,7 +28,9 @@
  * weight rows (linear layers), heads (attention) and token rows (LayerNorm,
  * activations) over it, never one dot product: the output is bit-identical
  * whatever the number of threads. Small work is not split
- * (EMB_FORWARD_SPLIT_WORK). OpenBLAS runs single-threaded (blas.h).
+ * (EMB_FORWARD_SPLIT_WORK). OpenBLAS runs single-threaded (blas.h). Batches
+ * of independent calls can instead run whole calls side by side, one thread
+ * each (forward_many.h).
  *
  * Thread-safe: the model is only read; all scratch is per call; concurrent
  * calls get the pool one at a time, the others run on their own thread.

@@ -10,7 +10,10 @@
  * deterministic (forward.c), so results do not depend on the thread count.
  *
  * Model of use: a forward call takes a lease (emb_pool_acquire) for its whole
- * duration and runs parallel regions on it (emb_pool_run). One lease at a time
+ * duration and runs parallel regions on it (emb_pool_run); a batch of calls
+ * run side by side (forward_many.h) takes it for the region that runs them,
+ * whose items are whole one-thread calls (a nested acquire from inside an
+ * item gets a lease of one thread). One lease at a time
  * owns the workers; a call that finds the pool leased by another host thread
  * gets a lease of one thread (itself) and runs single-threaded, so concurrent
  * embed() calls from several host threads never wait for each other and never
