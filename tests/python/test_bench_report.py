@@ -68,6 +68,22 @@ def test_query_percentiles_and_targets():
     assert "OPENBLAS_CORETYPE=Haswell" in md and "core type used: **SkylakeX**" in md
 
 
+def test_thread_scaling_targets():
+    res = tiny_results()
+    # 2 threads: ours-batch medians 1.25 s wall (1000 tokens: 800 tok/s vs 500 at 1 thread: 1.60x),
+    # 2.5 s CPU (400 tok/s of CPU: 1.25x the CPU per token); query p50 8 ms vs 11 ms at 1 thread
+    for rep, w in enumerate([1.25, 1.2, 1.3]):
+        res["bulk"].append({"model": "nomic-full-F16.lc.gguf", "threads": 2, "engine": "ours-batch",
+                            "param": 0, "rep": rep, "wall": w, "cpu": 2 * w, "tokens": 1000})
+    res["query"].append({"model": "nomic-full-F16.lc.gguf", "threads": 2, "engine": "ours", "rep": 0,
+                         "tokens": 14, "wall": [0.008, 0.007, 0.009], "cpu": [0.012] * 3})
+    md = bench_report.markdown(res)
+    assert ("bulk nomic-full-F16, 2 threads vs 1 (embed_batch): 1.60× (CPU per token 1.25× of 1 thread's)"
+            " — target ≥ 1.8×: not met") in md
+    assert ("14-token query nomic-full-F16, 2 threads vs 1: p50 8.0 vs 11.0 ms (CPU 12.0 vs 10.0 ms)"
+            " — not slower: met") in md
+
+
 def test_splice_replaces_between_markers(tmp_path):
     doc = tmp_path / "b.md"
     doc.write_text("# Title\n\nintro\n")
