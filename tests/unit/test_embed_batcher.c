@@ -293,6 +293,27 @@ static emb_code run_window(emb_batcher *b, size_t n, float *out, emb_error *err)
     return rc;
 }
 
+/* Options of the side-by-side tests: a 24-token budget packs the 60-text
+ * window into a dozen calls (longer texts alone); cfg: threads, hook. */
+static emb_embed_opts small_calls(emb_forward_cfg *cfg)
+{
+    emb_embed_opts o = emb_embed_opts_default();
+    o.batch_tokens = 24;
+    o.forward = cfg;
+    return o;
+}
+
+/* run_window on a new batcher. */
+static emb_code run_fresh(const emb_model *m, const emb_embed_opts *o, size_t n, float *out)
+{
+    emb_error err;
+    emb_batcher *b = emb_batcher_create(m, o, &err);
+    assert_non_null(b);
+    emb_code rc = run_window(b, n, out, &err);
+    emb_batcher_destroy(b);
+    return rc;
+}
+
 /* 60 texts, budget 24 tokens: a dozen packed calls run side by side, and
  * the texts longer than the budget (alone, up to the 32-token context) and
  * the calls left over run one at a time split over the threads (split_work
@@ -309,25 +330,16 @@ static void test_threads_side_by_side_bit_identical(void **state)
             tiny_model_spec s = tiny_model_default(arch ? EMB_ARCH_NOMIC_BERT : EMB_ARCH_BERT, types[t]);
             uint8_t *img;
             emb_model *m = load(&s, &img);
-            emb_error err;
             emb_forward_cfg cfg = {.threads = 1, .split_work = 1};
-            emb_embed_opts o = emb_embed_opts_default();
-            o.batch_tokens = 24;
-            o.forward = &cfg;
-            emb_batcher *b = emb_batcher_create(m, &o, &err);
-            assert_non_null(b);
-            assert_int_equal(run_window(b, N, one, &err), EMB_OK);
-            emb_batcher_destroy(b);
+            emb_embed_opts o = small_calls(&cfg);
+            assert_int_equal(run_fresh(m, &o, N, one), EMB_OK);
             for (size_t nt = 2; nt <= 4; nt++) {
                 cfg.threads = nt;
-                b = emb_batcher_create(m, &o, &err);
-                assert_non_null(b);
-                assert_int_equal(run_window(b, N, many, &err), EMB_OK);
+                assert_int_equal(run_fresh(m, &o, N, many), EMB_OK);
                 for (size_t k = 0; k < N; k++)
                     if (memcmp(one + k * 64, many + k * 64, 64 * sizeof(float)) != 0)
                         fail_msg("%s %s, %zu threads: text %zu differs from 1 thread",
                                  emb_arch_name(s.arch), ggml_type_name(types[t]), nt, k);
-                emb_batcher_destroy(b);
             }
             unload(m, img);
         }
@@ -364,9 +376,7 @@ static void test_cancel_hook_on_calling_thread(void **state)
     emb_error err;
     hook_log h = {.caller = pthread_self()};
     emb_forward_cfg cfg = {.threads = 2, .split_work = 1, .cancelled = log_hook, .cancel_ctx = &h};
-    emb_embed_opts o = emb_embed_opts_default();
-    o.batch_tokens = 24;
-    o.forward = &cfg;
+    emb_embed_opts o = small_calls(&cfg);
     emb_batcher *b = emb_batcher_create(m, &o, &err);
     assert_non_null(b);
 
@@ -407,18 +417,13 @@ static void test_workspace_failure_on_any_thread(void **state)
     emb_model *m = load(&s, &img);
     emb_error err;
     emb_forward_cfg cfg = {.threads = 2, .split_work = 1};
-    emb_embed_opts o = emb_embed_opts_default();
-    o.batch_tokens = 24;
-    o.forward = &cfg;
-    emb_batcher *b = emb_batcher_create(m, &o, &err);
-    assert_non_null(b);
-    assert_int_equal(run_window(b, N, want, &err), EMB_OK);
-    emb_batcher_destroy(b);
+    emb_embed_opts o = small_calls(&cfg);
+    assert_int_equal(run_fresh(m, &o, N, want), EMB_OK);
 
     size_t failures = 0, recovered = 0;
     for (size_t after = 0;; after++) {
         size_t base = alloc_mark();
-        b = emb_batcher_create(m, &o, &err);
+        emb_batcher *b = emb_batcher_create(m, &o, &err);
         assert_non_null(b);
         alloc_fail_pages(after, SIZE_MAX);
         emb_code rc = run_window(b, N, v, &err);
@@ -439,10 +444,8 @@ static void test_workspace_failure_on_any_thread(void **state)
     }
     for (size_t nth = 0; nth < 40; nth++) {
         size_t base = alloc_mark();
-        b = emb_batcher_create(m, &o, &err);
-        assert_non_null(b);
         alloc_fail_pages(nth, 1);
-        emb_code rc = run_window(b, N, v, &err);
+        emb_code rc = run_fresh(m, &o, N, v);
         alloc_fail_pages(0, 0);
         if (nth == 0)
             assert_int_equal(rc, EMB_OK); /* side by side failed, one at a time did it */
@@ -452,7 +455,6 @@ static void test_workspace_failure_on_any_thread(void **state)
         } else {
             assert_int_equal(rc, EMB_ERR_NOMEM);
         }
-        emb_batcher_destroy(b);
         assert_int_equal(alloc_live(), base);
     }
     print_message("%zu runs failed on a workspace mapping before one had enough; %zu of 40 runs "
