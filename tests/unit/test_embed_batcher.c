@@ -386,13 +386,24 @@ static void test_cancel_hook_on_calling_thread(void **state)
     assert_int_equal(atomic_load(&h.foreign), 0);
     assert_true(asked_full > N); /* N adds, then every layer of the caller's passes */
 
+    /* How often a run asks depends on which thread runs which pass (the
+     * caller's passes and its waits ask): a run that reached stop_at must
+     * stop, one that asked fewer times finishes. */
+    int stopped = 0;
     for (int stop_at = N + 1; stop_at < asked_full; stop_at += 3) {
         atomic_store(&h.asked, 0);
         h.stop_at = stop_at;
-        assert_int_equal(run_window(b, N, v, &err), EMB_ERR_INTERRUPTED);
-        assert_null(emb_batcher_vector(b, 0));
+        emb_code rc = run_window(b, N, v, &err);
+        if (atomic_load(&h.asked) >= stop_at) {
+            assert_int_equal(rc, EMB_ERR_INTERRUPTED);
+            assert_null(emb_batcher_vector(b, 0));
+            stopped++;
+        } else {
+            assert_int_equal(rc, EMB_OK);
+        }
         assert_int_equal(atomic_load(&h.foreign), 0);
     }
+    assert_true(stopped > 0);
     h.stop_at = 0;
     static float again[N * 64];
     assert_int_equal(run_window(b, N, again, &err), EMB_OK);

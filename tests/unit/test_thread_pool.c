@@ -110,9 +110,10 @@ static void test_lease_is_exclusive(void **state)
 }
 
 /* emb_pool_run_polled: while the calling thread waits for a worker's long
- * item it calls poll every EMB_POOL_POLL_MS, on itself only. Item 0 (the
- * caller's, handed out first) waits until the worker has taken item 1, which
- * then takes 80 ms: the caller is left waiting for it. */
+ * item it calls poll every EMB_POOL_POLL_MS, on itself only. The caller's
+ * item waits until the worker has taken the other one, which then runs until
+ * the caller has polled 3 times (at most 5 s: without polling the test
+ * fails instead of hanging). */
 typedef struct poll_ctx {
     pthread_t caller;
     atomic_int worker_started, polls, foreign_polls;
@@ -123,12 +124,13 @@ static void slow_worker_task(void *ctx, size_t item, size_t thread)
     poll_ctx *p = ctx;
     (void)item;
     if (thread == 0) {
-        for (int i = 0; i < 2000 && !atomic_load(&p->worker_started); i++)
+        for (int i = 0; i < 5000 && !atomic_load(&p->worker_started); i++)
             usleep(1000);
         return;
     }
     atomic_store(&p->worker_started, 1);
-    usleep(80 * 1000);
+    for (int i = 0; i < 5000 && atomic_load(&p->polls) < 3; i++)
+        usleep(1000);
 }
 
 static void count_poll(void *ctx)
@@ -150,8 +152,7 @@ static void test_polled_region_polls_while_waiting(void **state)
     emb_pool_run_polled(&lease, 2, slow_worker_task, &p, 2, count_poll, &p);
     emb_pool_release(&lease);
     assert_true(atomic_load(&p.worker_started));
-    print_message("%d polls while waiting ~80 ms\n", atomic_load(&p.polls));
-    assert_true(atomic_load(&p.polls) >= 2);
+    assert_true(atomic_load(&p.polls) >= 3);
     assert_int_equal(atomic_load(&p.foreign_polls), 0);
 }
 
