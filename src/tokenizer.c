@@ -65,21 +65,20 @@
 enum key_space { KEY_INITIAL = 0, KEY_CONTINUATION = 1 };
 
 typedef struct vocab_entry {
-    size_t off;       /* piece bytes: arena + off                 */
+    uint32_t off;     /* piece bytes: arena + off (arena < 4 GiB) */
     uint32_t len;     /* piece length in bytes                    */
     uint8_t key_skip; /* 3 when the piece starts with U+2581      */
     uint8_t space;    /* enum key_space                           */
 } vocab_entry;
 
-/* Everything a probe needs, so that a lookup touches one slot and, on a
- * hit, the key bytes in the arena. */
+/* A probe compares the stored hash; only on a match does it read the
+ * entry and the key bytes (a 32-bit match of two different keys is rare).
+ * 8 bytes a slot: the table of a 30,522-token vocabulary is 512 KiB, not the
+ * 1 MiB of slots that also carried the key's place, length and space (the
+ * tables were most of a process's baseline memory, docs/engine.md §4a). */
 typedef struct hash_slot {
-    uint32_t hash;    /* low 32 bits of the key hash                 */
-    int32_t id;       /* -1: empty                                   */
-    uint32_t key_off; /* key bytes: arena + key_off                  */
-    uint16_t key_len; /* keys longer than UINT16_MAX are never stored */
-    uint8_t space;    /* enum key_space                              */
-    uint8_t unused;
+    uint32_t hash; /* low 32 bits of the key hash */
+    int32_t id;    /* -1: empty                   */
 } hash_slot;
 
 struct emb_tokenizer {
@@ -171,9 +170,13 @@ static int32_t vocab_lookup(const emb_tokenizer *tok, enum key_space space, cons
         const hash_slot *s = &tok->slots[i];
         if (s->id < 0)
             return -1;
-        if (s->hash == (uint32_t)h && s->key_len == n && s->space == space
-            && bytes_equal((const uint8_t *)tok->arena + s->key_off, p, n))
-            return s->id;
+        if (s->hash == (uint32_t)h && tok->entries[s->id].space == space) {
+            const uint8_t *key;
+            size_t len;
+            key_of(tok, s->id, &key, &len);
+            if (len == n && bytes_equal(key, p, n))
+                return s->id;
+        }
         i = (i + 1) & tok->mask;
     }
 }
@@ -256,7 +259,7 @@ emb_tokenizer *emb_tokenizer_create_seeded(const emb_str *tokens, size_t n_token
             emb_error_set(err, EMB_ERR_RANGE, "tokenizer: token %zu has %zu bytes at NULL", i, tokens[i].len);
             goto end;
         }
-        /* Key offsets in the hash slots are 32-bit. */
+        /* Piece offsets in the entries are 32-bit. */
         if (tokens[i].len >= UINT32_MAX - arena_size) {
             emb_error_set(err, EMB_ERR_RANGE, "tokenizer: the vocabulary strings exceed 4 GiB");
             goto end;
@@ -292,7 +295,7 @@ emb_tokenizer *emb_tokenizer_create_seeded(const emb_str *tokens, size_t n_token
         vocab_entry *e = &tok->entries[i];
         if (tokens[i].len)
             memcpy(tok->arena + off, tokens[i].ptr, tokens[i].len);
-        e->off = off;
+        e->off = (uint32_t)off;
         e->len = (uint32_t)tokens[i].len;
         classify(e, tok->arena + off);
         off += tokens[i].len;
@@ -303,21 +306,15 @@ emb_tokenizer *emb_tokenizer_create_seeded(const emb_str *tokens, size_t n_token
         if (key_len > tok->max_key_len[e->space])
             tok->max_key_len[e->space] = key_len;
         /* Duplicate keys: the lowest id wins (documented in docs/tokenizer.md).
-         * A key that does not fit key_len could never match a word anyway
-         * (words hold at most 400 bytes). */
+         * A key this long could never match a word anyway (words hold at
+         * most 400 bytes): not stored. */
         if (key_len > UINT16_MAX || vocab_lookup(tok, e->space, key, key_len) >= 0)
             continue;
         uint64_t h = hash_key(tok->seed, e->space, key, key_len);
         size_t j = (size_t)h & tok->mask;
         while (tok->slots[j].id >= 0)
             j = (j + 1) & tok->mask;
-        hash_slot *slot = &tok->slots[j];
-        slot->hash = (uint32_t)h;
-        slot->id = (int32_t)i;
-        slot->key_off = (uint32_t)(key - (const uint8_t *)tok->arena);
-        slot->key_len = (uint16_t)key_len;
-        slot->space = e->space;
-        slot->unused = 0;
+        tok->slots[j] = (hash_slot){(uint32_t)h, (int32_t)i};
     }
     tok->arena[arena_size] = '\0';
     result = tok;
@@ -336,8 +333,11 @@ void emb_tokenizer_table_stats(const emb_tokenizer *tok, emb_tokenizer_stats *ou
         const hash_slot *s = &tok->slots[j];
         if (s->id < 0)
             continue;
-        const uint8_t *key = (const uint8_t *)tok->arena + s->key_off;
-        size_t home = (size_t)hash_key(tok->seed, (enum key_space)s->space, key, s->key_len) & tok->mask;
+        const uint8_t *key;
+        size_t len;
+        key_of(tok, s->id, &key, &len);
+        enum key_space space = (enum key_space)tok->entries[s->id].space;
+        size_t home = (size_t)hash_key(tok->seed, space, key, len) & tok->mask;
         size_t probes = ((j - home) & tok->mask) + 1;
         out->keys++;
         out->probes_total += probes;
