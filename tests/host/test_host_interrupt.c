@@ -6,7 +6,9 @@
  * texts, embed() over 3,000 rows) stop too. A 100,000-token text at max_tokens
  * 8,192 stops within a fraction of one layer. Work is bounded before it starts:
  * max_tokens beyond max(context, 8192) and a prefix that takes the input
- * over 16 MB are errors.
+ * over 16 MB are errors. embed_batch whose calls run side by side at 2
+ * threads stops too, also when the interrupt comes while the calling thread
+ * waits for the worker's pass (test_side_by_side).
  */
 #include "host.h"
 
@@ -252,8 +254,8 @@ static double interrupt_at(sqlite3 *db, const char *sql, const char *what, doubl
  * is a failure (the case would test nothing).
  * (2) tiny-bert, 120 texts, 5 calls (4 side by side, the 5th split over
  * both threads), interrupted at three moments: < 20 % each (+ 20 ms: the
- * whole is ~50 ms CPU in release). Then the same batch gives
- * exactly the vectors it gave before. */
+ * whole is ~50 ms CPU in release). Then the same batch gives exactly the
+ * vectors it gave before. */
 #define UNEVEN_ROUNDS 3
 #define UNEVEN_TRIES 12
 
