@@ -11,6 +11,12 @@
  * work does (Python, Node): without that, a crash needs an embedding thread to
  * touch OpenBLAS's freed buffers within the microseconds before the process
  * ends (about 1 round in 100 here).
+ * Batch rounds: the child's threads run embed_batch of 120 texts (5 forward
+ * calls) at embed_threads(2) instead, so exit() comes while the calls of a
+ * batch run side by side -- whole passes on the pool's worker and on the
+ * thread holding the lease (forward_many.c), which waits for the worker with
+ * a timed wait, asking SQLite every 10 ms -- and while the other thread runs
+ * its batch's calls one after another on its own thread.
  */
 #include "host.h"
 
@@ -27,6 +33,9 @@
 extern char **environ;
 
 #define ROUNDS 10
+#define BATCH_ROUNDS 8
+#define BATCH_EMBEDDERS 2 /* host threads inside embed_batch at exit */
+#define BATCH_TEXTS 120
 #define EMBEDDERS 3 /* host threads inside embed() at exit */
 
 static atomic_int g_calls_started;
@@ -71,7 +80,34 @@ static void *embed_forever(void *arg)
     return NULL;
 }
 
-static int child(int delay_ms)
+/* embed_batch of BATCH_TEXTS numbered texts on tiny-bert, ~2,200 tokens: 5
+ * calls of the 512-token budget. */
+static void *embed_batch_forever(void *arg)
+{
+    (void)arg;
+    sqlite3 *db = host_open();
+    static const char sql[] =
+        "SELECT vector FROM embed_batch('tiny', (WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 "
+        "FROM c WHERE i < 119) SELECT json_group_array('text ' || i || ' of the batch, ' || "
+        "substr('the cat sat on the mat and looked at the rain for a long while', 1, 20 + i % 40)) "
+        "FROM c))";
+    for (;;) {
+        atomic_fetch_add(&g_calls_started, 1);
+        sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL), rows = 0;
+        if (rc == SQLITE_OK)
+            while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+                CHECK(sqlite3_column_bytes(st, 0) == 256 * 4 && ++rows <= BATCH_TEXTS);
+        if (rc != SQLITE_DONE && !atomic_load(&g_exiting))
+            fprintf(stderr, "embed_batch: %s\n", sqlite3_errmsg(db));
+        sqlite3_finalize(st);
+        /* as in embed_forever: after exit() has begun, a clean error is fine */
+        CHECK((rc == SQLITE_DONE && rows == BATCH_TEXTS) || atomic_load(&g_exiting));
+    }
+    return NULL;
+}
+
+static int child(int delay_ms, bool batch)
 {
     g_is_child = true;
     alarm(60); /* a hang at exit ends as SIGALRM: a failure */
@@ -80,14 +116,20 @@ static int child(int delay_ms)
     snprintf(sql, sizeof sql, "INSERT INTO embed_models(name, path) VALUES ('m', '%s')",
              host_model("all-MiniLM-L6-v2.f32.gguf"));
     host_exec_ok(db, sql);
+    snprintf(sql, sizeof sql, "INSERT INTO embed_models(name, path) VALUES ('tiny', '%s')",
+             host_model("tiny-bert-F16.gguf"));
+    host_exec_ok(db, sql);
     static char text[8192];
     size_t at = 0;
     while (at + 40 < sizeof text)
         at += (size_t)snprintf(text + at, sizeof text - at, "word%zu exits while embedding ", at % 997);
-    pthread_t t[EMBEDDERS];
-    for (int i = 0; i < EMBEDDERS; i++)
-        CHECK(pthread_create(&t[i], NULL, embed_forever, text) == 0);
-    while (atomic_load(&g_calls_started) < EMBEDDERS + 1) /* OpenBLAS is warm */
+    int n = batch ? BATCH_EMBEDDERS : EMBEDDERS;
+    if (batch)
+        host_exec_ok(db, "SELECT embed_threads(2)");
+    pthread_t t[EMBEDDERS > BATCH_EMBEDDERS ? EMBEDDERS : BATCH_EMBEDDERS];
+    for (int i = 0; i < n; i++)
+        CHECK(pthread_create(&t[i], NULL, batch ? embed_batch_forever : embed_forever, text) == 0);
+    while (atomic_load(&g_calls_started) < n + 1) /* OpenBLAS is warm */
         usleep(1000);
     struct timespec ts = {0, (long)delay_ms * 1000000L};
     nanosleep(&ts, NULL);
@@ -97,26 +139,28 @@ static int child(int delay_ms)
 
 int main(int argc, char **argv)
 {
-    if (argc == 3 && strcmp(argv[1], "child") == 0)
-        return child(atoi(argv[2]));
+    if (argc == 4 && strcmp(argv[1], "child") == 0)
+        return child(atoi(argv[2]), strcmp(argv[3], "batch") == 0);
     int failures = 0;
-    for (int round = 0; round < ROUNDS; round++) {
+    for (int round = 0; round < ROUNDS + BATCH_ROUNDS; round++) {
+        bool batch = round >= ROUNDS;
         char delay[16];
         snprintf(delay, sizeof delay, "%d", (round * 13) % 60);
-        char *child_argv[] = {argv[0], "child", delay, NULL};
+        char *child_argv[] = {argv[0], "child", delay, batch ? "batch" : "row", NULL};
         pid_t pid;
         fflush(NULL);
         CHECK(posix_spawn(&pid, "/proc/self/exe", NULL, NULL, child_argv, environ) == 0);
         int status = 0;
         CHECK(waitpid(pid, &status, 0) == pid);
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-            fprintf(stderr, "round %d (exit after %s ms): child %s %d\n", round, delay,
+            fprintf(stderr, "round %d (%s, exit after %s ms): child %s %d\n", round, child_argv[3], delay,
                     WIFSIGNALED(status) ? "killed by signal" : "exited with",
                     WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
             failures++;
         }
     }
-    printf("%d rounds, %d failures\n", ROUNDS, failures);
+    printf("%d rounds (%d of them embed_batch side by side), %d failures\n", ROUNDS + BATCH_ROUNDS, BATCH_ROUNDS,
+           failures);
     CHECK(failures == 0);
     printf("test_host_exit: ok\n");
     return 0;
