@@ -270,7 +270,12 @@ emb_code emb_blas_reserve(size_t callers, emb_error *err)
     struct rlimit rl;
     if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
         return EMB_OK;
-    size_t need = callers - ok;
+    /* All `callers` buffers, not only the missing ones: a probe for just the
+     * missing one passed at limits where OpenBLAS's own allocation of it then
+     * failed and spun forever (one call at 1 thread, then a 300-word text at
+     * 2 threads under ulimit -v 324-404 MB: host_address_limit). Refusing a
+     * few limits that would have fitted is the price. */
+    size_t need = callers;
     if (need > SIZE_MAX / EMB_OPENBLAS_BUFFER_BYTES)
         need = SIZE_MAX / EMB_OPENBLAS_BUFFER_BYTES;
     size_t bytes = need * EMB_OPENBLAS_BUFFER_BYTES;

@@ -69,9 +69,10 @@ const char *emb_blas_choose_coretype(const emb_cpu_features *f);
  * page in Debian's 0.3.21) and kept; when that allocation fails, OpenBLAS
  * retries forever, so a host under an address-space limit (ulimit -v,
  * RLIMIT_AS) would hang instead of failing. Before a forward pass that will
- * have `callers` threads in sgemm at once, emb_blas_reserve checks that the
- * slots not yet known to exist still fit under the limit (a PROT_NONE probe
- * mapping, released at once): EMB_OK, or EMB_ERR_BLAS naming the limit
+ * have `callers` threads in sgemm at once, emb_blas_reserve checks, when more
+ * callers come than have succeeded before, that `callers` whole buffers
+ * still fit under the limit (a PROT_NONE probe mapping, released at once; all
+ * of them, not only the missing ones, which let OpenBLAS spin at some limits): EMB_OK, or EMB_ERR_BLAS naming the limit
  * (not NOMEM: the glue reports NOMEM as SQLite's bare "out of memory").
  * No limit: no check. emb_blas_reserved records, after a pass that succeeded,
  * that `callers` slots now exist (calls run side by side reserve for all

@@ -10,6 +10,10 @@
 # per thread (two OpenBLAS callers at once, two workspaces); it embeds, or
 # fails with a clear message -- the blas one (ulimit -v) when the limit
 # leaves no room for the second thread's OpenBLAS buffer.
+# And at every limit a process that first embeds at 1 thread (OpenBLAS then
+# has one buffer) and then embeds a 300-word text at 2 threads: the check for
+# the second buffer once let it through at 324-404 MB, and OpenBLAS spun
+# forever (emb_blas_reserve now probes for all the callers' buffers).
 # Usage: address_limit.sh EXTENSION MODEL
 set -u
 ext=$1 model=$2
@@ -31,6 +35,18 @@ for kib in $(seq 100000 16000 500000); do
     refused=$((refused + 1))
   else
     echo "ulimit -v $kib: failed without a clear message (exit $rc): $out"; fail=1
+  fi
+  out=$( (ulimit -v "$kib"; exec timeout ${LIMIT_TIMEOUT:-60} sqlite3 -batch :memory: ".load $ext" \
+          "INSERT INTO embed_models(name, path) VALUES ('m', '$model');" \
+          "SELECT embed_threads(1);" \
+          "SELECT length(embed('m', 'a short query about cats'));" \
+          "SELECT embed_threads(2);" \
+          "SELECT length(embed('m', '$long'));") 2>&1 )
+  rc=$?
+  if [ $rc -eq 124 ] || [ $rc -gt 128 ]; then
+    echo "ulimit -v $kib: 1 thread then 2: the host hung or died (exit $rc): $out"; fail=1
+  elif [ $rc -ne 0 ] && ! printf '%s' "$out" | grep -Eq 'cannot|ulimit -v|out of memory'; then
+    echo "ulimit -v $kib: 1 thread then 2: failed without a clear message (exit $rc): $out"; fail=1
   fi
   out=$( (ulimit -v "$kib"; exec timeout ${LIMIT_TIMEOUT:-60} sqlite3 -batch :memory: ".load $ext" \
           "INSERT INTO embed_models(name, path) VALUES ('m', '$model');" \
